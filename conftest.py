@@ -1,0 +1,1 @@
+pytest_plugins = ["ntkbench.pytest_plugin"]

@@ -1,0 +1,1 @@
+"""Datasets: simulated tasks and loaders for local copies of the papers' data."""

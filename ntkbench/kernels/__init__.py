@@ -1,0 +1,1 @@
+"""Kernels: the papers' closed forms, our native infinite-width kernels, empirical NTKs."""

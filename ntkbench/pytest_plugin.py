@@ -1,0 +1,191 @@
+"""The pytest side of ntkbench: options, markers, the `bench` fixture, the report.
+
+Claims are computed once per session (whatever number of tests read them), through the
+result store; at the end of the session the report is written and its path printed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ntkbench import baselines, config
+from ntkbench.provenance import provenance
+from ntkbench.results import ClaimResult
+from ntkbench.runner import EXECUTORS, Runner
+from ntkbench.stats import SUPPORTED
+from ntkbench.store import Store
+
+CLAIMS = {
+    "nn_vs_ntk_rmse": (config.nn_vs_ntk_rmse, "ntkbench.claims.nn_vs_ntk_rmse"),
+}
+BENCH = pytest.StashKey["Bench"]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("ntkbench", "ntkbench: NTK claims benchmark")
+    group.addoption("--scale", choices=config.SCALES, default="quick",
+                    help="quick: small CPU-sized experiments (default); full: the papers' settings.")
+    group.addoption("--data-dir", default=os.environ.get("NTKBENCH_DATA_DIR"),
+                    help="folder with local copies of full-scale datasets (CIFAR-5m, CIFAR-10, "
+                         "SVHN); default $NTKBENCH_DATA_DIR.")
+    group.addoption("--cache-dir", default=".ntkbench-cache",
+                    help="result store; a re-run computes only what is missing (default "
+                         ".ntkbench-cache). Pass an empty string to disable caching.")
+    group.addoption("--executor", choices=EXECUTORS, default="process",
+                    help="where sweep cells run: process (a spawn pool, one worker pinned to each "
+                         "core; default) or local (this process, one after another).")
+    group.addoption("--regen-baselines", action="store_true",
+                    help="write this run's statistics as the quick-scale baselines.")
+    group.addoption("--report-dir", default="reports",
+                    help="where reports/<run-id>/index.html and results.json go (default reports).")
+
+
+def pytest_configure(config):
+    for line in (
+        "claim(name): the test decides (part of) the named claim; it appears in the report.",
+        "oracle: compares against neural-tangents; runs in the oracle environment only.",
+        "full_only: meaningful only at --scale=full; skipped at quick scale.",
+    ):
+        config.addinivalue_line("markers", line)
+    if config.getoption("regen_baselines") and config.getoption("scale") == "full":
+        raise pytest.UsageError("--regen-baselines works at --scale=quick only: full-scale baselines "
+                                "are the papers' published numbers, edited by hand with their source.")
+    config.stash[BENCH] = bench = Bench(config)
+    config.pluginmanager.register(bench, "ntkbench-bench")
+
+
+def pytest_collection_modifyitems(config, items):
+    bench = config.stash[BENCH]
+    skip_full = pytest.mark.skip(reason="full-scale only (run with --scale=full)")
+    for item in items:
+        if config.getoption("scale") != "full" and item.get_closest_marker("full_only"):
+            item.add_marker(skip_full)
+        marker = item.get_closest_marker("claim")
+        if marker:
+            bench.tests.setdefault(marker.args[0], {})[item.nodeid] = "not run"
+
+
+@pytest.fixture(scope="session")
+def bench(request) -> "Bench":
+    """Runs claims (once per session) and checks them against their baselines."""
+    return request.config.stash[BENCH]
+
+
+class Bench:
+    """Session state: claim results, baseline checks, test outcomes; writes the report."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.scale = config.getoption("scale")
+        cache = config.getoption("cache_dir")
+        self.store = Store(cache or None)
+        self.runner = Runner(self.store, config.getoption("executor"), _TerminalProgress(config))
+        self.results: dict[str, ClaimResult] = {}
+        self.errors: dict[str, str] = {}
+        self.checks: dict[str, list[baselines.Check]] = {}
+        self.tests: dict[str, dict[str, str]] = {}
+        self.summary: list[str] = []
+
+    def run(self, claim: str) -> ClaimResult:
+        """The claim's result at this session's scale, computed on first use."""
+        if claim in self.errors:
+            pytest.fail(f"claim {claim} could not be run: {self.errors[claim]}", pytrace=False)
+        if claim not in self.results:
+            cfg_fn, module = CLAIMS[claim]
+            try:
+                result = importlib.import_module(module).run(cfg_fn(self.scale), self.runner)
+            except Exception as err:
+                self.errors[claim] = f"{type(err).__name__}: {err}"
+                raise
+            self.results[claim] = result
+            if self.config.getoption("regen_baselines"):
+                tolerance = importlib.import_module(module).quick_tolerance
+                file = baselines.regenerate(result, {n: tolerance(n) for n in result.statistics},
+                                            provenance())
+                self.summary.append(f"ntkbench: wrote baseline {file}")
+            try:
+                self.checks[claim] = baselines.compare(result, baselines.load(self.scale, claim))
+            except baselines.BaselineError as err:
+                self.errors[claim] = str(err)
+                self.checks[claim] = []
+                pytest.fail(str(err), pytrace=False)
+        return self.results[claim]
+
+    def expect(self, claim: str, statistic: str, verdict: str | None = SUPPORTED) -> None:
+        """Fails unless `statistic` has `verdict` (None: any) and matches its baseline."""
+        result = self.run(claim)
+        stat = result.statistics[statistic]
+        lines = []
+        if verdict is not None and stat.verdict != verdict:
+            lines.append(f"{statistic}: verdict {stat.verdict}, the claim needs {verdict}")
+        for check in self.checks.get(claim, []):
+            if check.statistic == statistic and not check.ok:
+                lines.append(f"{statistic}: measured {check.measured}, baseline {check.expected}")
+        if lines:
+            est = stat.estimate
+            lines.append(f"estimate {est.value:.5g}, 95% CI [{est.low:.5g}, {est.high:.5g}]")
+            pytest.fail("\n".join(lines), pytrace=False)
+
+    def pytest_runtest_logreport(self, report):
+        for tests in self.tests.values():
+            if report.nodeid in tests and (report.when == "call" or report.outcome != "passed"):
+                outcome = report.outcome
+                if hasattr(report, "wasxfail"):
+                    outcome = "xfailed" if report.skipped else "xpassed"
+                tests[report.nodeid] = outcome
+
+    def pytest_sessionfinish(self):
+        self.finish()
+
+    def pytest_terminal_summary(self, terminalreporter):
+        for line in self.summary:
+            terminalreporter.write_line(line)
+
+    def finish(self) -> None:
+        self.runner.close()
+        ran = [c for c in self.tests if c in self.results or c in self.errors]
+        if not ran:
+            return
+        from ntkbench.report import html
+
+        claims = [{"name": c, "result": self.results.get(c), "error": self.errors.get(c),
+                   "checks": self.checks.get(c, []), "tests": sorted(self.tests[c].items())}
+                  for c in ran]
+        directory = Path(self.config.getoption("report_dir")) / html.run_id()
+        try:
+            index = html.write(directory, scale=self.scale, provenance=provenance(), claims=claims)
+        except OSError as err:
+            self.summary.append(f"ntkbench: could not write the report to {directory} ({err}); "
+                                "pass a writable folder with --report-dir.")
+            return
+        self.summary += [f"ntkbench: {event}" for event in self.store.events]
+        self.summary.append(f"ntkbench report: {index.resolve()}")
+
+
+class _TerminalProgress:
+    """One updating line per sweep (cells done / total, elapsed, ETA) on a terminal only."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.last = 0.0
+
+    def __call__(self, label: str, done: int, total: int, elapsed: float) -> None:
+        if self.config.get_verbosity() < 0 or not sys.stdout.isatty():
+            return
+        now = time.monotonic()
+        if done < total and now - self.last < 0.5:
+            return
+        self.last = now
+        eta = f", ETA {elapsed / done * (total - done):.0f} s" if 0 < done < total else ""
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        with capman.global_and_fixture_disabled():
+            reporter.write(f"\r  {label}: {done}/{total} cells, {elapsed:.0f} s{eta}   ")
+            if done == total:
+                reporter.write("\n")

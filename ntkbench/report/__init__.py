@@ -1,0 +1,1 @@
+"""The run's report: a self-contained HTML page and a results.json."""

@@ -1,0 +1,55 @@
+"""Writes reports/<run-id>/index.html (jinja2, figures inline) and results.json."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import jinja2
+
+from ntkbench.baselines import Check
+from ntkbench.report.figures import to_data_uri
+from ntkbench.results import ClaimResult
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("ntkbench.report", "."),
+                          autoescape=jinja2.select_autoescape(["html", "j2"]),
+                          undefined=jinja2.StrictUndefined)
+
+
+def run_id() -> str:
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict]) -> Path:
+    """Writes the report of `claims`, each a dict with keys:
+
+    result (ClaimResult), checks (list[baselines.Check]), tests (list of (nodeid, outcome)),
+    error (str or None: why the claim could not be run).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rendered = []
+    for c in claims:
+        result: ClaimResult | None = c["result"]
+        checks: dict[str, Check] = {ch.statistic: ch for ch in c["checks"]}
+        rendered.append({
+            "name": c["name"], "result": result, "error": c["error"], "tests": c["tests"],
+            "checks": checks,
+            "unmatched": [ch for ch in c["checks"]
+                          if result is None or ch.statistic not in result.statistics],
+            "figures": [(f, to_data_uri(f)) for f in result.figures] if result else [],
+            "config": json.dumps(result.config, indent=2) if result else "",
+        })
+    outcomes = [o for c in claims for _, o in c["tests"]]
+    html = _ENV.get_template("template.html.j2").render(
+        scale=scale, provenance=provenance, claims=rendered,
+        passed=outcomes.count("passed"), failed=outcomes.count("failed"),
+        other=len(outcomes) - outcomes.count("passed") - outcomes.count("failed"))
+    (directory / "index.html").write_text(html)
+    (directory / "results.json").write_text(json.dumps({
+        "scale": scale, "provenance": provenance,
+        "claims": [{"name": c["name"], "error": c["error"], "tests": c["tests"],
+                    "checks": [ch._asdict() for ch in c["checks"]],
+                    "result": c["result"].to_json() if c["result"] else None} for c in claims],
+    }, indent=1, default=float))
+    return directory / "index.html"

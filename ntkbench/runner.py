@@ -1,0 +1,120 @@
+"""Runs a sweep's independent cells through the store on an executor.
+
+A cell is (kind, fn, params): `fn(**params)` computes a flat dict of results, and
+(kind, params) is its address in the store. Cells already in the store are not computed
+again; each new result is stored the moment it arrives, so a killed run resumes where it
+stopped. Executors:
+  local    in this process, one cell after another;
+  process  a spawn process pool, one worker per core, each pinned to its own core (small
+           JAX programs run faster single-threaded side by side than sharing two cores).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import multiprocessing
+import os
+import time
+from typing import Any, Callable, Protocol, Sequence
+
+from ntkbench.store import Store, Value, address
+
+EXECUTORS = ("local", "process")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    kind: str
+    fn: Callable[..., Value]
+    params: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return address(self.kind, self.params)
+
+
+class Progress(Protocol):
+    def __call__(self, label: str, done: int, total: int, elapsed: float) -> None: ...
+
+
+def _timed(fn, params):
+    start = time.perf_counter()
+    value = dict(fn(**params))
+    value["seconds"] = time.perf_counter() - start
+    return value
+
+
+def _pin_to_core(cores):
+    core = cores.get()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+
+
+def _usable_cores() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+class Runner:
+    """Maps cells through `store` on the chosen executor, reporting progress."""
+
+    def __init__(self, store: Store, executor: str = "local", progress: Progress | None = None):
+        if executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+        self.store = store
+        self.executor = executor
+        self.progress = progress
+        self.cell_seconds: list[tuple[str, float]] = []
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _process_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            cores = _usable_cores()
+            ctx = multiprocessing.get_context("spawn")
+            queue = ctx.Queue()
+            for core in cores:
+                queue.put(core)
+            self._pool = cf.ProcessPoolExecutor(len(cores), mp_context=ctx,
+                                                initializer=_pin_to_core, initargs=(queue,))
+        return self._pool
+
+    def map(self, cells: Sequence[Cell], label: str) -> list[Value]:
+        """Results of `cells`, in order, computing only those the store lacks."""
+        results: list[Value | None] = [self.store.get(c.key) for c in cells]
+        todo = [i for i, r in enumerate(results) if r is None]
+        start = time.perf_counter()
+        done = len(cells) - len(todo)
+        self._report(label, done, len(cells), start)
+        for i, value in self._compute([cells[i] for i in todo], todo):
+            self.store.put(cells[i].key, value)
+            results[i] = value
+            self.cell_seconds.append((f"{cells[i].kind} {cells[i].params}", float(value["seconds"])))
+            done += 1
+            self._report(label, done, len(cells), start)
+        return results  # type: ignore[return-value]
+
+    def _report(self, label, done, total, start):
+        if self.progress is not None:
+            self.progress(label, done, total, time.perf_counter() - start)
+
+    def _compute(self, cells, indices):
+        if self.executor == "local" or len(cells) <= 1:
+            for i, cell in zip(indices, cells):
+                yield i, _timed(cell.fn, cell.params)
+            return
+        pool = self._process_pool()
+        futures = {pool.submit(_timed, c.fn, c.params): i for i, c in zip(indices, cells)}
+        try:
+            for future in cf.as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
