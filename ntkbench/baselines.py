@@ -31,11 +31,12 @@ class Check(NamedTuple):
     ok: bool
 
 
-def path(scale: str, claim: str, root: Path = ROOT) -> Path:
+def path(scale: str, claim: str, root: Path) -> Path:
     return root / scale / f"{claim}.json"
 
 
 def load(scale: str, claim: str, root: Path = ROOT) -> dict:
+    """The baseline of `claim` at `scale` from the folder `root`, validated."""
     file = path(scale, claim, root)
     regen = ("regenerate it with `pytest suites/ --regen-baselines` (quick scale) after checking "
              "the run, or restore it with `git checkout -- " + str(file) + "`")
@@ -102,7 +103,7 @@ def _expected(entry: dict) -> str:
 
 
 def regenerate(result: ClaimResult, tolerances: dict[str, dict], provenance: dict,
-               root: Path = ROOT) -> Path:
+               root: Path) -> Path:
     """Writes the run's statistics as the quick-scale baseline; `tolerances[name]` per statistic."""
     entries = {}
     for name, stat in result.statistics.items():

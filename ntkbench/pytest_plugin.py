@@ -42,6 +42,8 @@ def pytest_addoption(parser):
                          "core; default) or local (this process, one after another).")
     group.addoption("--regen-baselines", action="store_true",
                     help="write this run's statistics as the quick-scale baselines.")
+    group.addoption("--baselines-dir", default=str(baselines.ROOT),
+                    help="folder of <scale>/<claim>.json baselines (default: the suite's own).")
     group.addoption("--report-dir", default="reports",
                     help="where reports/<run-id>/index.html and results.json go (default reports).")
 
@@ -88,6 +90,8 @@ class Bench:
         self.runner = Runner(self.store, config.getoption("executor"), _TerminalProgress(config))
         self.results: dict[str, ClaimResult] = {}
         self.errors: dict[str, str] = {}
+        self.baseline_errors: dict[str, str] = {}
+        self.baselines_dir = Path(config.getoption("baselines_dir"))
         self.checks: dict[str, list[baselines.Check]] = {}
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
@@ -97,29 +101,31 @@ class Bench:
         if claim in self.errors:
             pytest.fail(f"claim {claim} could not be run: {self.errors[claim]}", pytrace=False)
         if claim not in self.results:
-            cfg_fn, module = CLAIMS[claim]
+            cfg_fn, module_name = CLAIMS[claim]
+            module = importlib.import_module(module_name)
             try:
-                result = importlib.import_module(module).run(cfg_fn(self.scale), self.runner)
+                result = module.run(cfg_fn(self.scale), self.runner)
             except Exception as err:
                 self.errors[claim] = f"{type(err).__name__}: {err}"
                 raise
             self.results[claim] = result
             if self.config.getoption("regen_baselines"):
-                tolerance = importlib.import_module(module).quick_tolerance
-                file = baselines.regenerate(result, {n: tolerance(n) for n in result.statistics},
-                                            provenance())
+                file = baselines.regenerate(
+                    result, {n: module.quick_tolerance(n) for n in result.statistics},
+                    provenance(), self.baselines_dir)
                 self.summary.append(f"ntkbench: wrote baseline {file}")
             try:
-                self.checks[claim] = baselines.compare(result, baselines.load(self.scale, claim))
+                baseline = baselines.load(self.scale, claim, self.baselines_dir)
+                self.checks[claim] = baselines.compare(result, baseline)
             except baselines.BaselineError as err:
-                self.errors[claim] = str(err)
-                self.checks[claim] = []
-                pytest.fail(str(err), pytrace=False)
+                self.baseline_errors[claim] = str(err)
         return self.results[claim]
 
     def expect(self, claim: str, statistic: str, verdict: str | None = SUPPORTED) -> None:
         """Fails unless `statistic` has `verdict` (None: any) and matches its baseline."""
         result = self.run(claim)
+        if claim in self.baseline_errors:
+            pytest.fail(self.baseline_errors[claim], pytrace=False)
         stat = result.statistics[statistic]
         lines = []
         if verdict is not None and stat.verdict != verdict:
@@ -154,7 +160,8 @@ class Bench:
             return
         from ntkbench.report import html
 
-        claims = [{"name": c, "result": self.results.get(c), "error": self.errors.get(c),
+        claims = [{"name": c, "result": self.results.get(c),
+                   "error": self.errors.get(c) or self.baseline_errors.get(c),
                    "checks": self.checks.get(c, []), "tests": sorted(self.tests[c].items())}
                   for c in ran]
         directory = Path(self.config.getoption("report_dir")) / html.run_id()

@@ -4,8 +4,8 @@ Experiment (Sec. 4 of [I]): per trial, 1000 inputs on the unit sphere in 15 dime
 responses drawn from the Gaussian process with the paper's NTKB1 kernel, split 670 / 330.
 Kernel regression (ridgeless, float64) with the paper's nine kernels and with our native
 NNGP / NTK of the same networks; one- and two-hidden-layer ReLU networks (NTK
-parameterization, W_std = b_std = 1) trained by plain SGD on the MSE, on the first 469
-training points as Keras' `validation_split=0.3` leaves them. Metric: test RMSE.
+parameterization, W_std = b_std = 1) trained by plain SGD on the MSE, on the first 468
+training points that Keras' `validation_split=0.3` leaves them (floor(670 * 0.7) in float64). Metric: test RMSE.
 
 Decision: for depth L in {1, 2} and each NTK family (NTKA, NTKJ, NTKB, our native NTK),
 the mean paired difference RMSE(NN_L) - RMSE(NTK_L) over trials with a bootstrap CI;
@@ -106,8 +106,9 @@ def protocol(cfg: RmseConfig) -> list[str]:
         f"Networks: ReLU MLP, depth 1 width {cfg.widths[0]} and depth 2 width {cfg.widths[1]}, "
         "NTK parameterization with W_std = b_std = 1 (= the reference's rescaled Keras model), "
         f"plain SGD lr {cfg.lr}, batch {cfg.batch_size}, {cfg.epochs[0]} / {cfg.epochs[1]} "
-        "epochs, reshuffled every epoch, trained on the first 469 of the 670 training points "
-        "(Keras validation_split = 0.3), no early stopping, float32.",
+        "epochs, reshuffled every epoch, trained on the first 468 of the 670 training points "
+        "(Keras' validation_split = 0.3 keeps floor(670 * 0.7) = 468 in float64), no early "
+        "stopping, float32.",
         "Decision: paired bootstrap (BCa, 95%) CI of the mean RMSE(NN_L) - RMSE(NTK_L) over "
         "trials; supported when it lies above 0.",
         "Negative control: NN1 vs an independently initialised and shuffled NN1 (mean "

@@ -1,0 +1,73 @@
+"""Baseline files: clear errors for missing or malformed ones, and the comparison itself."""
+
+import json
+
+import pytest
+
+from ntkbench import baselines
+from ntkbench.results import ClaimResult, Statistic
+from ntkbench.stats import Estimate
+
+
+def _result(value=1.0, verdict="supported"):
+    stats = {"a": Statistic("a", Estimate(value, value - 0.1, value + 0.1), verdict=verdict)}
+    return ClaimResult("toy", "Toy", "nowhere", "quick", stats, {}, {}, [])
+
+
+def _write(root, content):
+    (root / "quick").mkdir(parents=True, exist_ok=True)
+    (root / "quick" / "toy.json").write_text(content)
+
+
+def test_missing_file_names_it_and_the_remedy(tmp_path):
+    with pytest.raises(baselines.BaselineError) as err:
+        baselines.load("quick", "toy", tmp_path)
+    assert str(tmp_path / "quick" / "toy.json") in str(err.value)
+    assert "--regen-baselines" in str(err.value)
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ("{not json", "malformed"),
+    ('{"statistics": {"a": {"value": 1}}}', "tolerance"),
+    ('{"statistics": {"a": {"value": 1, "tolerance": {"relative": -1}}}}', "bad tolerance"),
+    ('{"statistics": {"a": {"verdict": "maybe"}}}', "unknown verdict"),
+    ('{"statistics": {"a": {}}}', "neither"),
+    ('{"claim": "toy"}', "statistics"),
+])
+def test_malformed_file_is_one_clear_error(tmp_path, content, fragment):
+    _write(tmp_path, content)
+    with pytest.raises(baselines.BaselineError, match=fragment) as err:
+        baselines.load("quick", "toy", tmp_path)
+    assert "toy.json" in str(err.value)
+
+
+def test_compare_values_verdicts_and_missing(tmp_path):
+    _write(tmp_path, json.dumps({"statistics": {
+        "a": {"value": 1.05, "tolerance": {"relative": 0.1}, "verdict": "supported"},
+        "b": {"verdict": "supported"}}}))
+    base = baselines.load("quick", "toy", tmp_path)
+    ok, missing = baselines.compare(_result(), base)
+    assert ok.ok and not missing.ok and "missing" in missing.measured
+    bad_value, _ = baselines.compare(_result(value=1.3), base)
+    bad_verdict, _ = baselines.compare(_result(verdict="inconclusive"), base)
+    assert not bad_value.ok and not bad_verdict.ok
+
+
+def test_nan_never_matches(tmp_path):
+    _write(tmp_path, json.dumps({"statistics": {"a": {"value": 1.0, "tolerance": {"absolute": 1e9}}}}))
+    (check,) = baselines.compare(_result(value=float("nan")), baselines.load("quick", "toy", tmp_path))
+    assert not check.ok
+
+
+def test_regenerate_round_trips(tmp_path):
+    file = baselines.regenerate(_result(), {"a": {"relative": 0.02}}, {"commit": "x"}, tmp_path)
+    data = baselines.load("quick", "toy", tmp_path)
+    assert file.exists() and data["provenance"] == {"commit": "x"}
+    assert all(c.ok for c in baselines.compare(_result(), data))
+
+
+def test_committed_baselines_are_well_formed():
+    files = list(baselines.ROOT.glob("*/*.json"))
+    assert files
+    for file in files:
+        baselines.load(file.parent.name, file.stem)

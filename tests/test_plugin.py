@@ -1,0 +1,107 @@
+"""The pytest plugin: options and their errors, claims run once, the report."""
+
+import json
+
+import jax  # noqa: F401  in sys.modules before pytester's snapshot: jaxlib cannot load twice
+import pytest
+
+from ntkbench import pytest_plugin
+
+TOY_CLAIM = '''
+from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.runner import Cell
+from ntkbench.stats import mean_ci, verdict
+
+RUNS = []
+
+def cell(i):
+    return {"x": float(i)}
+
+def run(cfg, runner):
+    RUNS.append(cfg)
+    xs = [r["x"] for r in runner.map([Cell("toy/1", cell, {"i": i}) for i in range(1, 5)], "toy")]
+    est = mean_ci(xs)
+    return ClaimResult("toy", "A toy claim", "nowhere", cfg, {"mean": Statistic("mean", est, "", verdict(est))},
+                       {"xs": xs}, {"scale": cfg}, ["four numbers"],
+                       [Figure("xs", lambda ax: ax.plot(xs))])
+
+def quick_tolerance(name):
+    return {"relative": 0.01}
+'''
+
+TOY_TESTS = '''
+import pytest
+pytestmark = pytest.mark.claim("toy")
+
+def test_supported(bench):
+    bench.expect("toy", "mean")
+
+def test_runs_once(bench):
+    import toy_claim
+    bench.run("toy")
+    assert len(toy_claim.RUNS) == 1
+'''
+
+
+@pytest.fixture
+def toy(pytester, monkeypatch):
+    pytester.makepyfile(toy_claim=TOY_CLAIM, test_toy=TOY_TESTS)
+    pytester.syspathinsert()
+    monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "toy_claim"))
+    return pytester
+
+
+def _run(pytester, *args):
+    return pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local",
+                                        f"--cache-dir={pytester.path / 'cache'}",
+                                        f"--baselines-dir={pytester.path / 'baselines'}",
+                                        f"--report-dir={pytester.path / 'reports'}", *args)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--scale=huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
+    (["--executor=threads"], "invalid choice: 'threads' (choose from 'local', 'process')"),
+    (["--scale=full", "--regen-baselines"], "--regen-baselines works at --scale=quick only"),
+])
+def test_bad_options_are_usage_errors(pytester, args, fragment):
+    result = pytester.runpytest_subprocess("-p", "ntkbench.pytest_plugin", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert fragment in result.stderr.str()
+
+
+def test_missing_baseline_fails_with_one_paragraph(toy):
+    result = _run(toy)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*baseline file*toy.json*does not exist*--regen-baselines*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_regen_then_check_and_report(toy):
+    _run(toy, "--regen-baselines").assert_outcomes(passed=2)
+    result = _run(toy)
+    result.assert_outcomes(passed=2)
+    (line,) = [l for l in result.stdout.lines if l.startswith("ntkbench report: ")]
+    index = toy.path / line.split(": ", 1)[1]
+    html = index.read_text()
+    assert "A toy claim" in html and "data:image/png;base64," in html and "supported" in html
+    data = json.loads((index.parent / "results.json").read_text())
+    (claim,) = data["claims"]
+    assert claim["result"]["measurements"]["xs"] == [1.0, 2.0, 3.0, 4.0]
+    assert {o for _, o in claim["tests"]} == {"passed"}
+    assert data["provenance"]["versions"]["jax"]
+
+
+def test_drift_from_baseline_fails(toy):
+    _run(toy, "--regen-baselines")
+    file = toy.path / "baselines" / "quick" / "toy.json"
+    data = json.loads(file.read_text())
+    data["statistics"]["mean"]["value"] = 3.0
+    file.write_text(json.dumps(data))
+    result = _run(toy)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*mean: measured 2.5, supported, baseline 3 ± 1%, supported*"])
+
+
+def test_full_only_marker_skips_at_quick(pytester):
+    pytester.makepyfile("import pytest\n@pytest.mark.full_only\ndef test_big():\n    assert False\n")
+    pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin").assert_outcomes(skipped=1)
