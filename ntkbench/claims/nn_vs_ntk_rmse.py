@@ -142,8 +142,10 @@ def run(cfg: RmseConfig, runner: Runner) -> ClaimResult:
     for nn, kernel in pairs() + [("NN1", CONTROL)]:
         est = stats.mean_ci(rmse[nn] - rmse[kernel])
         name = f"diff/{nn}-{kernel}"
-        statistics[name] = Statistic(name, est, f"RMSE({nn}) - RMSE({kernel}), paired over trials",
-                                     stats.verdict(est))
+        what = f"RMSE({nn}) - RMSE({kernel}), paired over trials"
+        if kernel == CONTROL:
+            what = f"negative control: {what}; must not be supported"
+        statistics[name] = Statistic(name, est, what, stats.verdict(est))
     table = [{"model": row, "mean": float(np.mean(v)), "se": float(np.std(v) / np.sqrt(len(v))),
               "published": PUBLISHED.get(row)} for row, v in rmse.items()]
     notes = [f"{row}: {n} of {cfg.trials} trials diverged" for row, n in diverged.items() if n]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import json
 from pathlib import Path
@@ -34,6 +35,7 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict]) 
         checks: dict[str, Check] = {ch.statistic: ch for ch in c["checks"]}
         rendered.append({
             "name": c["name"], "result": result, "error": c["error"], "tests": c["tests"],
+            "outcomes": collections.Counter(o for _, o in c["tests"]),
             "checks": checks,
             "unmatched": [ch for ch in c["checks"]
                           if result is None or ch.statistic not in result.statistics],
