@@ -37,10 +37,10 @@ def pytest_addoption(parser):
     group.addoption("--cache-dir", default=".ntkbench-cache",
                     help="result store; a re-run computes only what is missing (default "
                          ".ntkbench-cache). Pass an empty string to disable caching.")
-    group.addoption("--executor", choices=EXECUTORS, default="local",
-                    help="where sweep cells run: local (this process, one after another; default) "
-                         "or process (a spawn pool, one worker pinned to each core: faster for "
-                         "full-scale CPU runs of wide networks).")
+    group.addoption("--executor", choices=EXECUTORS, default="process",
+                    help="where sweep cells run: process (a spawn pool, one single-threaded worker "
+                         "pinned to each core; default) or local (this process, one cell after "
+                         "another; for debugging, and for one GPU).")
     group.addoption("--regen-baselines", action="store_true",
                     help="write this run's statistics as the quick-scale baselines.")
     group.addoption("--baselines-dir", default=str(baselines.ROOT),

@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, Protocol, Sequence
 
 from ntkbench.store import Store, Value, address
+from ntkbench.worker_init import pin_to_core
 
 EXECUTORS = ("local", "process")
 
@@ -43,12 +44,6 @@ def _timed(fn, params):
     value = dict(fn(**params))
     value["seconds"] = time.perf_counter() - start
     return value
-
-
-def _pin_to_core(cores):
-    core = cores.get()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {core})
 
 
 def _usable_cores() -> list[int]:
@@ -82,7 +77,7 @@ class Runner:
             for core in cores:
                 queue.put(core)
             self._pool = cf.ProcessPoolExecutor(len(cores), mp_context=ctx,
-                                                initializer=_pin_to_core, initargs=(queue,))
+                                                initializer=pin_to_core, initargs=(queue,))
         return self._pool
 
     def map(self, cells: Sequence[Cell], label: str) -> list[Value]:

@@ -89,7 +89,7 @@ def network_trial(trial: int, data_seed: int, init_seed: int, depth: int, width:
 
 
 def _network_cells(cfg: RmseConfig, depth: int, init_seed: int) -> list[Cell]:
-    return [Cell(f"{CLAIM}.network/1", network_trial,
+    return [Cell(f"{CLAIM}.network/2", network_trial,
                  dict(trial=i, data_seed=cfg.data_seed, init_seed=init_seed, depth=depth,
                       width=cfg.widths[depth - 1], epochs=cfg.epochs[depth - 1], lr=cfg.lr,
                       batch_size=cfg.batch_size))
