@@ -46,17 +46,6 @@ def mlp(widths: Sequence[int], out: int = 1, W_std: float = 1.0, b_std: float = 
     return tuple(layers) + (Dense(out, W_std, b_std),)
 
 
-def describe(spec: Spec) -> str:
-    """One line a report can show, e.g. 'Dense(512, W_std=1, b_std=1) > ReLU > Dense(1, ...)'."""
-    parts = []
-    for layer in spec:
-        if isinstance(layer, Dense):
-            parts.append(f"Dense({layer.width}, W_std={layer.W_std:g}, b_std={layer.b_std:g})")
-        else:
-            parts.append("ReLU")
-    return " > ".join(parts)
-
-
 class NTKDense(nn.Module):
     """Dense layer in NTK parameterization; params `kernel` (fan_in, width) and `bias`."""
 

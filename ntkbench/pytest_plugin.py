@@ -165,9 +165,14 @@ class Bench:
                    "error": self.errors.get(c) or self.baseline_errors.get(c),
                    "checks": self.checks.get(c, []), "tests": sorted(self.tests[c].items())}
                   for c in ran]
-        directory = Path(self.config.getoption("report_dir")) / html.run_id()
+        root, run = Path(self.config.getoption("report_dir")), html.run_id()
+        directory, n = root / run, 1
+        while directory.exists():
+            n += 1
+            directory = root / f"{run}-{n}"
         try:
-            index = html.write(directory, scale=self.scale, provenance=provenance(), claims=claims)
+            index = html.write(directory, scale=self.scale, provenance=provenance(), claims=claims,
+                               cell_seconds=self.runner.cell_seconds)
         except OSError as err:
             self.summary.append(f"ntkbench: could not write the report to {directory} ({err}); "
                                 "pass a writable folder with --report-dir.")

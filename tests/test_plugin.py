@@ -89,6 +89,7 @@ def test_regen_then_check_and_report(toy):
     assert claim["result"]["measurements"]["xs"] == [1.0, 2.0, 3.0, 4.0]
     assert {o for _, o in claim["tests"]} == {"passed"}
     assert data["provenance"]["versions"]["jax"]
+    assert data["cell_seconds"] == []  # the second run found every cell in the store
 
 
 def test_drift_from_baseline_fails(toy):

@@ -1,4 +1,4 @@
-"""The explicit backward pass and the minibatch SGD trainer."""
+"""The minibatch SGD trainer: Keras' batching, optax updates, divergence."""
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +14,18 @@ def data():
     return rng.normal(size=(13, 5)).astype(np.float32), rng.normal(size=13).astype(np.float32)
 
 
+def _sgd_by_hand(net, params, x, y, batches, lr):
+    for real in batches:
+        grads = jax.grad(lambda p: jnp.mean((net.apply({"params": p}, x[real]) - y[real]) ** 2))(params)
+        params = jax.tree.map(lambda p, g: p - lr * g, params, grads)
+    return params
+
+
+def _assert_same(a, b):
+    for got, want in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_epoch_is_keras_minibatch_sgd(data):
     """13 points, batch 4: four steps on a fresh permutation, the last on one point."""
     x, y = data
@@ -23,15 +35,10 @@ def test_epoch_is_keras_minibatch_sgd(data):
     key = jax.random.PRNGKey(5)
     idx, mask = train.epoch_batches(jax.random.split(key, 1)[0], 13, 4)
     assert mask.sum(1).tolist() == [4, 4, 4, 1]
-    want = params
-    for i, m in zip(idx, mask):
-        real = np.asarray(i)[np.asarray(m) > 0]
-        grads = jax.grad(lambda p: jnp.mean((net.apply({"params": p}, x[real]) - y[real]) ** 2))(want)
-        want = jax.tree.map(lambda p, g: p - 0.05 * g, want, grads)
+    want = _sgd_by_hand(net, params, x, y, [np.asarray(i)[np.asarray(m) > 0] for i, m in zip(idx, mask)], 0.05)
     fit = train.fit_mse(spec, jax.tree.map(jnp.copy, params), x, y, key=key, lr=0.05,
                         batch_size=4, epochs=1)
-    for got, w in zip(jax.tree.leaves(fit.params), jax.tree.leaves(want)):
-        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    _assert_same(fit.params, want)
 
 
 def test_sgd_fits_a_small_problem(data):
@@ -51,12 +58,10 @@ def test_one_epoch_of_full_batches_is_one_gd_step(data):
     spec = models.mlp([8])
     net = models.network(spec)
     params = net.init(jax.random.PRNGKey(0), x)["params"]
-    grads = jax.grad(lambda p: jnp.mean((net.apply({"params": p}, x) - y) ** 2))(params)
-    want = jax.tree.map(lambda p, g: p - 0.05 * g, params, grads)
+    want = _sgd_by_hand(net, params, x, y, [np.arange(len(x))], 0.05)
     fit = train.fit_mse(spec, jax.tree.map(jnp.copy, params), x, y, key=jax.random.PRNGKey(3),
                         lr=0.05, batch_size=16, epochs=1)
-    for got, w in zip(jax.tree.leaves(fit.params), jax.tree.leaves(want)):
-        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+    _assert_same(fit.params, want)
 
 
 def test_divergence_is_recorded(data):

@@ -22,11 +22,13 @@ def run_id() -> str:
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict]) -> Path:
+def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
+          cell_seconds: list[tuple[str, float]] = ()) -> Path:
     """Writes the report of `claims`, each a dict with keys:
 
     result (ClaimResult), checks (list[baselines.Check]), tests (list of (nodeid, outcome)),
-    error (str or None: why the claim could not be run).
+    error (str or None: why the claim could not be run). `cell_seconds` (cell, seconds) of
+    the cells computed in this run go to results.json.
     """
     directory.mkdir(parents=True, exist_ok=True)
     rendered = []
@@ -53,5 +55,6 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict]) 
         "claims": [{"name": c["name"], "error": c["error"], "tests": c["tests"],
                     "checks": [ch._asdict() for ch in c["checks"]],
                     "result": c["result"].to_json() if c["result"] else None} for c in claims],
+        "cell_seconds": [list(c) for c in cell_seconds],
     }, indent=1, default=float))
     return directory / "index.html"
