@@ -18,7 +18,7 @@ def x():
 
 def _entks(spec, x, seeds):
     net = models.network(spec)
-    return [empirical.ntk(spec, net.init(jax.random.PRNGKey(s), jnp.zeros((1, x.shape[1])))["params"], x)
+    return [empirical.ntk(spec, net.init(jax.random.PRNGKey(s), jnp.zeros((1,) + x.shape[1:]))["params"], x)
             for s in range(seeds)]
 
 
@@ -70,3 +70,26 @@ def test_blocks_tile_the_gram(x):
     whole = infinite.kernels(spec, x, float64=True)
     tiled = infinite.kernels(spec, x, float64=True, block=4)
     np.testing.assert_array_equal(whole.ntk, tiled.ntk)
+
+
+CONV = (models.Conv(16, 1.3, 0.2), models.Relu(), models.AvgPool(), models.Conv(16, 1.1, 0.3),
+        models.Relu(), models.Flatten(), models.Dense(1, 1.0, 0.5))
+
+
+def _widen(spec, width):
+    return tuple(type(l)(width, l.W_std, l.b_std) if isinstance(l, models.Conv) else l for l in spec)
+
+
+def test_conv_entk_mean_matches_native_ntk():
+    """Monte-Carlo mean ENTK of a conv-pool-flatten network vs the native NTK (images)."""
+    x = np.random.default_rng(2).normal(size=(5, 4, 4, 2)).astype(np.float32)
+    want = infinite.kernels(CONV, x, float64=True).ntk
+    narrow = _rel(np.mean(_entks(_widen(CONV, 8), x, 8), axis=0), want)
+    wide = _rel(np.mean(_entks(_widen(CONV, 512), x, 8), axis=0), want)
+    assert wide < 0.02 and wide < narrow
+
+
+def test_dense_on_images_is_refused():
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    with pytest.raises(ValueError, match="Dense cannot follow here"):
+        infinite.kernels(models.mlp([3]), x)

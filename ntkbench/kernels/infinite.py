@@ -1,21 +1,28 @@
 """Native infinite-width NNGP and NTK of a spec, in plain JAX.
 
-The recursion runs layer by layer on the pair covariance (nngp), the NTK and each input's
-own variance (computed once per input, not once per pair):
-  Dense:  nngp <- W_std^2 nngp + b_std^2,   ntk <- W_std^2 ntk + nngp
-  ReLU:   nngp <- T(nngp),                  ntk <- ntk * T'(nngp)
-with T, T' the arc-cosine maps of order 1 and 0 (Cho & Saul). Inputs enter as
-nngp = x1 . x2 / d and ntk = 0, so that a Dense layer's fan-in scaling matches `models`.
+The recursion runs layer by layer on the covariance of a pair of inputs (nngp) and the
+NTK; for images both carry a pair of pixel positions, shape (..., H, W, H, W):
+  Dense:          nngp <- W^2 nngp + b^2,                       ntk <- W^2 ntk + nngp
+  Conv 3x3 SAME:  nngp <- W^2 / 9 sum_d nngp(p + d, p' + d) + b^2, ntk likewise + nngp
+  ReLU:           nngp <- T(nngp),                              ntk <- ntk * T'(nngp)
+  AvgPool 2x2:    both averaged over the 2x2 blocks of p and of p'
+  GlobalAvgPool:  both averaged over all (p, p');  Flatten: over p = p'
+with T, T' the arc-cosine maps of order 1 and 0 (Cho & Saul), which need each input's
+own variance at every pixel. Those come from a first pass over each input with itself,
+once per input, not once per pair. Inputs enter as nngp = x1 . x2 / channels, ntk = 0.
 
 References:
   Cho, Saul, "Kernel methods for deep learning", NeurIPS 2009.
   Jacot, Gabriel, Hongler, "Neural Tangent Kernel", NeurIPS 2018.
-  Lee et al., "Deep neural networks as Gaussian processes", ICLR 2018.
+  Novak et al., "Bayesian deep convolutional networks with many channels are Gaussian
+  processes", ICLR 2019; Arora et al., "On exact computation with an infinitely wide
+  neural net", NeurIPS 2019.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -23,7 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench._compat import maybe_x64
-from ntkbench.models import Dense, Relu, Spec
+from ntkbench.models import AvgPool, Conv, Dense, Flatten, GlobalAvgPool, Relu, Spec
+
+BLOCK_ELEMENTS = 1 << 22
 
 
 class Kernels(NamedTuple):
@@ -31,55 +40,146 @@ class Kernels(NamedTuple):
     ntk: np.ndarray
 
 
+def _conv(k):
+    """sum over the 3x3 offsets d of k(p + d, p' + d), zero outside the image."""
+    h, w = k.shape[-4:-2]
+    pad = jnp.pad(k, [(0, 0)] * (k.ndim - 4) + [(1, 1)] * 4)
+    return sum(pad[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def _avg_pool(k):
+    *lead, h, w, h2, w2 = k.shape
+    return k.reshape(*lead, h // 2, 2, w // 2, 2, h2 // 2, 2, w2 // 2, 2).mean(axis=(-7, -5, -3, -1))
+
+
+def _flatten(k):
+    *lead, h, w, _, _ = k.shape
+    return jnp.diagonal(k.reshape(*lead, h * w, h * w), axis1=-2, axis2=-1).mean(-1)
+
+
 def _relu(nngp, ntk, var1, var2):
-    norm = jnp.sqrt(var1[:, None] * var2[None, :])
+    norm = jnp.sqrt(var1 * var2)
     cos = jnp.clip(nngp / norm, -1.0, 1.0)
     theta = jnp.arccos(cos)
-    t0 = (jnp.pi - theta) / (2 * jnp.pi)
     t1 = norm * (jnp.sin(theta) + (jnp.pi - theta) * cos) / (2 * jnp.pi)
-    return t1, ntk * t0, var1 / 2, var2 / 2
+    return t1, ntk * (jnp.pi - theta) / (2 * jnp.pi)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _kernels(spec: Spec, x1, x2):
-    d = x1.shape[-1]
-    nngp = x1 @ x2.T / d
-    ntk = jnp.zeros_like(nngp)
-    var1, var2 = jnp.sum(x1 * x1, -1) / d, jnp.sum(x2 * x2, -1) / d
+def _recurse(spec, nngp, ntk, spatial: bool, variances):
+    """Runs the layers on (nngp, ntk); `variances(i, nngp)` gives the broadcast variances
+    of both inputs before the i-th ReLU."""
+    relu = 0
     for layer in spec:
-        if isinstance(layer, Dense):
+        if spatial != isinstance(layer, (Conv, AvgPool, GlobalAvgPool, Flatten)) and not isinstance(layer, Relu):
+            raise ValueError(f"{type(layer).__name__} cannot follow here: Conv and pooling need "
+                             "images (n, H, W, C); Dense needs vectors (Flatten or GlobalAvgPool first)")
+        if isinstance(layer, (Dense, Conv)):
             w2, b2 = layer.W_std**2, layer.b_std**2
-            nngp = w2 * nngp + b2
-            ntk = w2 * ntk + nngp
-            var1, var2 = w2 * var1 + b2, w2 * var2 + b2
+            if isinstance(layer, Conv):
+                nngp, ntk = _conv(nngp) * (w2 / 9), _conv(ntk) * (w2 / 9)
+            else:
+                nngp, ntk = nngp * w2, ntk * w2
+            nngp = nngp + b2
+            ntk = ntk + nngp
         elif isinstance(layer, Relu):
-            nngp, ntk, var1, var2 = _relu(nngp, ntk, var1, var2)
+            nngp, ntk = _relu(nngp, ntk, *variances(relu, nngp))
+            relu += 1
+        elif isinstance(layer, AvgPool):
+            nngp, ntk = _avg_pool(nngp), _avg_pool(ntk)
+        elif isinstance(layer, GlobalAvgPool):
+            nngp, ntk = nngp.mean(axis=(-4, -3, -2, -1)), ntk.mean(axis=(-4, -3, -2, -1))
+            spatial = False
+        elif isinstance(layer, Flatten):
+            nngp, ntk = _flatten(nngp), _flatten(ntk)
+            spatial = False
         else:
             raise TypeError(f"no infinite-width kernel for layer {layer!r}")
     return nngp, ntk
 
 
-def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int = 2048) -> Kernels:
+def _input_cov(x1, x2, paired: bool):
+    """x1 . x2 / channels, over pixel pairs: (n1, n2, H, W, H, W), or (n, H, W, H, W) for
+    each input with itself when `paired`; (n1, n2) / (n,) for vectors."""
+    c = x1.shape[-1]
+    if x1.ndim == 2:
+        return (jnp.sum(x1 * x2, -1) if paired else x1 @ x2.T) / c
+    return jnp.einsum("nhwc,nHWc->nhwHW" if paired else "ahwc,bHWc->abhwHW", x1, x2) / c
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _self_variances(spec: Spec, x):
+    """Each input's own variance before every ReLU: a list of (n,) or (n, H, W) arrays."""
+    found = []
+
+    def variances(i, nngp):
+        var = nngp if x.ndim == 2 else _diagonal(nngp)
+        found.append(var)
+        return _expand(var, first=True, paired=True), _expand(var, first=False, paired=True)
+
+    nngp = _input_cov(x, x, paired=True)
+    _recurse(spec, nngp, jnp.zeros_like(nngp), x.ndim == 4, variances)
+    return found
+
+
+def _diagonal(k):
+    *lead, h, w, _, _ = k.shape
+    return jnp.diagonal(k.reshape(*lead, h * w, h * w), axis1=-2, axis2=-1).reshape(*lead, h, w)
+
+
+def _expand(var, *, first: bool, paired: bool):
+    """Broadcasts per-input variances against a pair covariance.
+
+    Pair covariances are (n1, n2[, H, W, H, W]) or, when `paired`, (n[, H, W, H, W]).
+    """
+    if var.ndim == 1:
+        if paired:
+            return var
+        return var[:, None] if first else var[None, :]
+    lead = (slice(None),) if paired else ((slice(None), None) if first else (None, slice(None)))
+    pixels = (slice(None), slice(None), None, None) if first else (None, None, slice(None), slice(None))
+    return var[lead + pixels]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _pair_kernels(spec: Spec, x1, x2, vars1, vars2):
+    def variances(i, nngp):
+        return (_expand(vars1[i], first=True, paired=False),
+                _expand(vars2[i], first=False, paired=False))
+
+    nngp = _input_cov(x1, x2, paired=False)
+    return _recurse(spec, nngp, jnp.zeros_like(nngp), x1.ndim == 4, variances)
+
+
+def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None = None) -> Kernels:
     """NNGP and NTK Gram blocks K(x1, x2) of the spec's infinite-width network.
 
     Args:
       spec: tuple of layers from `ntkbench.models`.
-      x1, x2: inputs (n1, d), (n2, d); x2 defaults to x1.
+      x1, x2: inputs (n, d) or images (n, H, W, C); x2 defaults to x1.
       float64: compute in double precision (ill-conditioned solves need it).
-      block: tile size over pairs; bounds memory for large n.
+      block: inputs per side of a tile of pairs; by default as many as keep a tile's
+        pixel-pair covariance near 4M entries.
 
     Returns:
       `Kernels(nngp, ntk)` as numpy arrays of shape (n1, n2).
     """
-    x2 = x1 if x2 is None else x2
+    spec = tuple(spec)
+    same = x2 is None
     dtype = np.float64 if float64 else np.float32
-    x1, x2 = np.asarray(x1, dtype), np.asarray(x2, dtype)
+    x1 = np.asarray(x1, dtype)
+    x2 = x1 if same else np.asarray(x2, dtype)
+    pixels = math.prod(x1.shape[1:-1]) if x1.ndim > 2 else 1
+    block = block or max(1, int(math.sqrt(BLOCK_ELEMENTS / pixels**2)))
     nngp = np.empty((len(x1), len(x2)), dtype)
     ntk = np.empty_like(nngp)
     with maybe_x64(float64):
-        for i in range(0, len(x1), block):
-            for j in range(0, len(x2), block):
-                a, b = _kernels(tuple(spec), x1[i:i + block], x2[j:j + block])
+        vars1 = [_self_variances(spec, x1[i:i + block]) for i in range(0, len(x1), block)]
+        vars2 = vars1 if same else [_self_variances(spec, x2[j:j + block])
+                                        for j in range(0, len(x2), block)]
+        for bi, i in enumerate(range(0, len(x1), block)):
+            for bj, j in enumerate(range(0, len(x2), block)):
+                a, b = _pair_kernels(spec, x1[i:i + block], x2[j:j + block], vars1[bi], vars2[bj])
                 nngp[i:i + block, j:j + block] = a
                 ntk[i:i + block, j:j + block] = b
     return Kernels(nngp, ntk)

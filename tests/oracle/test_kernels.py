@@ -1,0 +1,90 @@
+"""Our native kernels and ENTK against neural-tangents' `kernel_fn` / `empirical_ntk_fn`."""
+
+import jax
+import jax.numpy as jnp
+import neural_tangents as nt
+import numpy as np
+import pytest
+from neural_tangents import stax
+
+from ntkbench import models
+from ntkbench._compat import x64
+from ntkbench.kernels import empirical, infinite
+
+TOLERANCE = {np.float32: 1e-5, np.float64: 1e-10}
+SPECS = {
+    "rmse-NN1": (models.mlp([10_000]), (15,)),
+    "rmse-NN2": (models.mlp([10_000, 10_000]), (15,)),
+    "deep-W2-b01": (models.mlp([512] * 4, W_std=2**0.5, b_std=0.1), (15,)),
+    "myrtle5-32x32": (models.myrtle(5), (32, 32, 3)),
+    "cnn5-8x8": (models.cnn5(), (8, 8, 3)),
+    "conv-pool-flatten-4x4": ((models.Conv(8, 1.3, 0.2), models.Relu(), models.AvgPool(),
+                               models.Conv(8, 1.1, 0.3), models.Relu(), models.Flatten(),
+                               models.Dense(1, 1.0, 0.5)), (4, 4, 2)),
+}
+SIZES = {"myrtle5-32x32": (3, 2)}
+
+
+def stax_twin(spec):
+    layers = []
+    for layer in spec:
+        if isinstance(layer, models.Dense):
+            layers.append(stax.Dense(layer.width, layer.W_std, layer.b_std, parameterization="ntk"))
+        elif isinstance(layer, models.Conv):
+            layers.append(stax.Conv(layer.width, (3, 3), padding="SAME", W_std=layer.W_std,
+                                    b_std=layer.b_std, parameterization="ntk"))
+        elif isinstance(layer, models.Relu):
+            layers.append(stax.Relu())
+        elif isinstance(layer, models.AvgPool):
+            layers.append(stax.AvgPool((2, 2), strides=(2, 2)))
+        elif isinstance(layer, models.GlobalAvgPool):
+            layers.append(stax.GlobalAvgPool())
+        else:
+            layers.append(stax.Flatten())
+    return stax.serial(*layers)
+
+
+def _points(name, seed=0):
+    spec, shape = SPECS[name]
+    n1, n2 = SIZES.get(name, (12, 7))
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-5, 7, size=(n1,) + shape), rng.uniform(-5, 7, size=(n2,) + shape)
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", SPECS)
+def test_native_kernels_match_kernel_fn(name, dtype):
+    spec, _ = SPECS[name]
+    x1, x2 = (p.astype(dtype) for p in _points(name))
+    ours = infinite.kernels(spec, x1, x2, float64=dtype == np.float64)
+    with x64():
+        _, _, kernel_fn = stax_twin(spec)
+        want = kernel_fn(x1.astype(np.float64), x2.astype(np.float64), ("nngp", "ntk"))
+    assert _rel(ours.nngp, np.asarray(want.nngp)) < TOLERANCE[dtype]
+    assert _rel(ours.ntk, np.asarray(want.ntk)) < TOLERANCE[dtype]
+
+
+ENTK_SPECS = {
+    "mlp-64": (models.mlp([64], W_std=1.2, b_std=0.3), (15,)),
+    "mlp-32-48": (models.mlp([32, 48], W_std=1.2, b_std=0.3), (15,)),
+    "conv-pool-flatten": ((models.Conv(16, 1.3, 0.2), models.Relu(), models.AvgPool(),
+                           models.Conv(8, 1.1, 0.3), models.Relu(), models.Flatten(),
+                           models.Dense(1, 1.0, 0.5)), (4, 4, 2)),
+    "cnn5-w8": (models.cnn5(width=8), (6, 6, 3)),
+}
+
+
+@pytest.mark.parametrize("name", ENTK_SPECS)
+def test_entk_matches_empirical_ntk_fn(name):
+    spec, shape = ENTK_SPECS[name]
+    net = models.network(spec)
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.normal(size=(9,) + shape).astype(np.float32), rng.normal(size=(5,) + shape).astype(np.float32)
+    params = net.init(jax.random.PRNGKey(0), jnp.asarray(x1))["params"]
+    f = lambda p, x: net.apply({"params": p}, x)
+    want = nt.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0)(x1, x2, params)
+    np.testing.assert_allclose(empirical.ntk(spec, params, x1, x2), want, rtol=2e-5, atol=1e-5)
