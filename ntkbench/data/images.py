@@ -1,0 +1,146 @@
+"""Loaders for local copies of the papers' image datasets, as binary tasks.
+
+- CIFAR-5m-bin: dog vs horse from CIFAR-5m (`cifar5m_part0.npz` .. `cifar5m_part5.npz`,
+  keys X: uint8 (N, 32, 32, 3), Y: class 0-9 in CIFAR-10 order). Parts are read one at a
+  time (about 3 GB each) and only the two classes kept.
+- CIFAR-10-bin: the same two classes from CIFAR-10's python version
+  (`cifar-10-batches-py/data_batch_1..5`, `test_batch`), a stand-in for users without
+  CIFAR-5m, labelled as such.
+- SVHN-parity: parity of the digit from SVHN's cropped digits (`train_32x32.mat`,
+  `extra_32x32.mat`, `test_32x32.mat`; X: (32, 32, 3, N) uint8, y: (N, 1) in 1..10 where 10
+  is the digit 0); training pool balanced between the classes.
+Images are scaled to [0, 1] and standardised per channel with the pool's statistics.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ntkbench.data.errors import DataError
+from ntkbench.data.tasks import Task
+
+DOG, HORSE = 5, 7
+CIFAR5M_PARTS = [f"cifar5m_part{i}.npz" for i in range(6)]
+CIFAR10_DIR = "cifar-10-batches-py"
+SVHN_FILES = ("train_32x32.mat", "extra_32x32.mat", "test_32x32.mat")
+
+
+def _missing(dataset: str, data_dir: Path, files: list[str], fmt: str, where: str) -> DataError:
+    shown = ", ".join(files[:3]) + (" ..." if len(files) > 3 else "")
+    return DataError(
+        f"{dataset} is not in --data-dir={data_dir}: expected {shown}. Format: {fmt}. "
+        f"Get it from {where}, put the files in one folder and pass it with --data-dir "
+        "(or set NTKBENCH_DATA_DIR).")
+
+
+def _standardise(x_pool, x_test):
+    x_pool = x_pool.astype(np.float32) / 255
+    x_test = x_test.astype(np.float32) / 255
+    mean, std = x_pool.mean(axis=(0, 1, 2)), x_pool.std(axis=(0, 1, 2)) + 1e-6
+    return (x_pool - mean) / std, (x_test - mean) / std
+
+
+def _two_classes(x, y, positive: int, negative: int):
+    keep = (y == positive) | (y == negative)
+    return x[keep], np.where(y[keep] == positive, 1.0, -1.0).astype(np.float32)
+
+
+def _shuffled(x, y, seed):
+    order = np.random.default_rng(seed).permutation(len(y))
+    return x[order], y[order]
+
+
+def cifar5m_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
+    """Dog (+1) vs horse (-1) from CIFAR-5m: pool from parts 0-4, test from part 5."""
+    data_dir = Path(data_dir)
+    fmt = "numpy .npz with X uint8 (N, 32, 32, 3) and Y int labels 0-9 (dog 5, horse 7)"
+    if not all((data_dir / f).exists() for f in CIFAR5M_PARTS):
+        raise _missing("CIFAR-5m", data_dir, CIFAR5M_PARTS, fmt,
+                       "the CIFAR-5m release of Nakkiran, Neyshabur, Sedghi (2021)")
+    xs, ys = [], []
+    for name in CIFAR5M_PARTS:
+        try:
+            with np.load(data_dir / name) as part:
+                x, y = _two_classes(part["X"], np.asarray(part["Y"]).reshape(-1), DOG, HORSE)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise DataError(f"{data_dir / name} is not a readable CIFAR-5m part ({err}). "
+                            f"Format: {fmt}.") from None
+        xs.append(x)
+        ys.append(y)
+    x_pool, y_pool = _shuffled(np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), seed)
+    x_test, y_test = _shuffled(xs[-1], ys[-1], seed + 1)
+    return _task("cifar5m-bin", x_pool, y_pool, x_test, y_test, n_pool, n_test)
+
+
+def _task(name, x_pool, y_pool, x_test, y_test, n_pool, n_test) -> Task:
+    if len(y_pool) < n_pool or len(y_test) < n_test:
+        raise DataError(f"{name} has {len(y_pool)} training and {len(y_test)} test images of "
+                        f"the two classes, fewer than the {n_pool} / {n_test} requested.")
+    x_pool, x_test = _standardise(x_pool[:n_pool], x_test[:n_test])
+    return Task(name, x_pool, y_pool[:n_pool], x_test, y_test[:n_test])
+
+
+def cifar10_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
+    """Dog (+1) vs horse (-1) from CIFAR-10 (python version): a stand-in for CIFAR-5m-bin."""
+    folder = Path(data_dir) / CIFAR10_DIR
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    fmt = ("python pickles with b'data' (10000 x 3072 uint8: 1024 red, 1024 green, 1024 blue "
+           "values, row-major 32 x 32) and b'labels'")
+    if not all((folder / n).exists() for n in names):
+        raise _missing("CIFAR-10 (python version)", Path(data_dir),
+                       [f"{CIFAR10_DIR}/{n}" for n in names], fmt,
+                       "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz, unpacked)")
+    xs, ys = [], []
+    for n in names:
+        try:
+            with open(folder / n, "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            x = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            x, y = _two_classes(x, np.asarray(batch[b"labels"]), DOG, HORSE)
+        except (OSError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as err:
+            raise DataError(f"{folder / n} is not a readable CIFAR-10 batch ({err}). "
+                            f"Format: {fmt}.") from None
+        xs.append(x)
+        ys.append(y)
+    x_pool, y_pool = _shuffled(np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), seed)
+    x_test, y_test = _shuffled(xs[-1], ys[-1], seed + 1)
+    return _task("cifar10-bin (stand-in for CIFAR-5m-bin)", x_pool, y_pool, x_test, y_test,
+                 n_pool, n_test)
+
+
+def _load_svhn(path: Path):
+    from scipy.io import loadmat
+
+    fmt = "MATLAB v5 .mat with X (32, 32, 3, N) uint8 and y (N, 1) in 1..10 (10 is the digit 0)"
+    try:
+        mat = loadmat(path)
+        x = np.asarray(mat["X"], np.uint8).transpose(3, 0, 1, 2)
+        digit = np.asarray(mat["y"]).reshape(-1) % 10
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        raise DataError(f"{path} is not a readable SVHN file ({err}). Format: {fmt}.") from None
+    if x.shape[1:] != (32, 32, 3) or len(x) != len(digit):
+        raise DataError(f"{path} has images of shape {x.shape[1:]} and {len(digit)} labels for "
+                        f"{len(x)} images. Format: {fmt}.")
+    return x, np.where(digit % 2 == 1, 1.0, -1.0).astype(np.float32)
+
+
+def svhn_parity(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
+    """Parity of the digit (+1 odd) from SVHN: pool balanced from train + extra, test on test."""
+    data_dir = Path(data_dir)
+    if not all((data_dir / f).exists() for f in SVHN_FILES):
+        raise _missing("SVHN (cropped digits)", data_dir, list(SVHN_FILES),
+                       "MATLAB v5 .mat with X (32, 32, 3, N) uint8 and y (N, 1) in 1..10",
+                       "http://ufldl.stanford.edu/housenumbers/ (format 2)")
+    train = [_load_svhn(data_dir / f) for f in SVHN_FILES[:2]]
+    x, y = _shuffled(np.concatenate([t[0] for t in train]), np.concatenate([t[1] for t in train]), seed)
+    per_class = n_pool // 2
+    odd, even = np.flatnonzero(y > 0)[:per_class], np.flatnonzero(y < 0)[:n_pool - per_class]
+    if len(odd) < per_class or len(even) < n_pool - per_class:
+        raise DataError(f"SVHN in {data_dir} has too few images for a balanced pool of {n_pool}.")
+    keep = np.sort(np.concatenate([odd, even]))
+    x_test, y_test = _shuffled(*_load_svhn(data_dir / SVHN_FILES[2]), seed + 1)
+    return _task("svhn-parity", x[keep], y[keep], x_test, y_test, n_pool, n_test)
