@@ -37,10 +37,11 @@ def pytest_addoption(parser):
     group.addoption("--cache-dir", default=".ntkbench-cache",
                     help="result store; a re-run computes only what is missing (default "
                          ".ntkbench-cache). Pass an empty string to disable caching.")
-    group.addoption("--executor", choices=EXECUTORS, default="process",
+    group.addoption("--executor", choices=("auto",) + EXECUTORS, default="auto",
                     help="where sweep cells run: process (a spawn pool, one single-threaded worker "
-                         "pinned to each core; default) or local (this process, one cell after "
-                         "another; for debugging, and for one GPU).")
+                         "pinned to each core), local (this process, one cell after another; for "
+                         "debugging and for an accelerator) or auto (default: local when JAX sees "
+                         "a GPU or TPU, else process).")
     group.addoption("--regen-baselines", action="store_true",
                     help="write this run's statistics as the quick-scale baselines.")
     group.addoption("--baselines-dir", default=str(baselines.ROOT),
@@ -88,7 +89,8 @@ class Bench:
         self.scale = config.getoption("scale")
         cache = config.getoption("cache_dir")
         self.store = Store(cache or None)
-        self.runner = Runner(self.store, config.getoption("executor"), _TerminalProgress(config))
+        self.runner = Runner(self.store, _executor(config.getoption("executor")),
+                             _TerminalProgress(config))
         self.results: dict[str, ClaimResult] = {}
         self.errors: dict[str, str] = {}
         self.baseline_errors: dict[str, str] = {}
@@ -179,6 +181,14 @@ class Bench:
             return
         self.summary += [f"ntkbench: {event}" for event in self.store.events]
         self.summary.append(f"ntkbench report: {index.resolve()}")
+
+
+def _executor(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    import jax
+
+    return "local" if jax.default_backend() != "cpu" else "process"
 
 
 class _TerminalProgress:

@@ -60,7 +60,7 @@ def _run(pytester, *args):
 
 @pytest.mark.parametrize("args,fragment", [
     (["--scale=huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
-    (["--executor=threads"], "invalid choice: 'threads' (choose from 'local', 'process')"),
+    (["--executor=threads"], "invalid choice: 'threads' (choose from 'auto', 'local', 'process')"),
     (["--scale=full", "--regen-baselines"], "--regen-baselines works at --scale=quick only"),
 ])
 def test_bad_options_are_usage_errors(pytester, args, fragment):
