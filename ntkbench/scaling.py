@@ -1,0 +1,85 @@
+"""Data-scaling exponents: power-law fits with bootstrap CIs over trials.
+
+L(n) = a n^(-beta) is fitted by least squares in log-log on the trial-mean error curve;
+the CI comes from resampling trials (pairs of curves stay together when comparing two
+models measured on the same trials). Errors of exactly 0 are floored at half the test
+set's resolution so that log() stays finite; the fit reports how many were.
+
+References:
+  Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
+  deep learning" (2022), Sec. 3: exponents of NN, ENTK and NTK learning curves.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ntkbench.stats import CONFIDENCE, Estimate
+
+N_RESAMPLES = 2000
+
+
+class PowerLaw(NamedTuple):
+    a: float
+    beta: float
+    r2: float
+    curvature: float
+
+
+def fit(ns, errors) -> PowerLaw:
+    """Least-squares fit of log(error) = log(a) - beta log(n); `errors` is a curve over `ns`.
+
+    `curvature` is the quadratic coefficient of a second-order fit in log-log: near 0 for a
+    power law, positive when the curve flattens (toward chance or the test set's resolution).
+    """
+    logn, loge = np.log(np.asarray(ns, np.float64)), np.log(np.asarray(errors, np.float64))
+    slope, intercept = np.polyfit(logn, loge, 1)
+    resid = loge - (slope * logn + intercept)
+    total = np.sum((loge - loge.mean()) ** 2)
+    r2 = 1 - np.sum(resid**2) / total if total > 0 else 1.0
+    curvature = np.polyfit(logn, loge, 2)[0] if len(ns) > 2 else 0.0
+    return PowerLaw(float(np.exp(intercept)), float(-slope), float(r2), float(curvature))
+
+
+def floor_zeros(errors, n_test: int) -> tuple[np.ndarray, int]:
+    """Errors with zeros replaced by 1 / (2 n_test), and how many there were."""
+    errors = np.asarray(errors, np.float64)
+    zeros = int(np.sum(errors <= 0))
+    return np.where(errors > 0, errors, 0.5 / n_test), zeros
+
+
+def _resampled_betas(ns, curves, seed):
+    """beta of the trial-mean curve for each bootstrap resample of trials (rows of `curves`)."""
+    rng = np.random.default_rng(seed)
+    trials = curves[0].shape[0]
+    idx = rng.integers(0, trials, size=(N_RESAMPLES, trials))
+    logn = np.log(np.asarray(ns, np.float64))
+    centred = logn - logn.mean()
+    out = []
+    for c in curves:
+        loge = np.log(c[idx].mean(axis=1))
+        out.append(-(loge - loge.mean(axis=1, keepdims=True)) @ centred / (centred @ centred))
+    return out
+
+
+def _interval(point, samples, confidence=CONFIDENCE) -> Estimate:
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return Estimate(float(point), float(low), float(high))
+
+
+def exponent(ns, errors, *, seed: int = 0) -> Estimate:
+    """beta of the trial-mean curve with a percentile bootstrap CI; `errors` is (trials, len(ns))."""
+    errors = np.asarray(errors, np.float64)
+    (samples,) = _resampled_betas(ns, [errors], seed)
+    return _interval(fit(ns, errors.mean(0)).beta, samples)
+
+
+def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
+    """beta_a - beta_b with a paired bootstrap CI (the same trials resampled for both)."""
+    errors_a, errors_b = np.asarray(errors_a, np.float64), np.asarray(errors_b, np.float64)
+    a, b = _resampled_betas(ns, [errors_a, errors_b], seed)
+    point = fit(ns, errors_a.mean(0)).beta - fit(ns, errors_b.mean(0)).beta
+    return _interval(point, a - b)

@@ -1,0 +1,40 @@
+"""Power-law fits and their bootstrap CIs on curves whose exponents are known."""
+
+import numpy as np
+
+from ntkbench import scaling, stats
+
+NS = np.array([32, 64, 128, 256, 512, 1024])
+
+
+def _curves(beta, trials=10, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    return 2.0 * NS ** -beta * np.exp(noise * rng.normal(size=(trials, len(NS))))
+
+
+def test_exact_power_law():
+    law = scaling.fit(NS, 3 * NS**-0.4)
+    assert np.isclose(law.beta, 0.4) and np.isclose(law.a, 3) and np.isclose(law.r2, 1)
+    assert abs(law.curvature) < 1e-9
+
+
+def test_flattening_curve_has_positive_curvature():
+    assert scaling.fit(NS, 0.05 + NS**-0.5).curvature > 0.02
+
+
+def test_exponent_ci_covers_truth():
+    est = scaling.exponent(NS, _curves(0.3))
+    assert est.low < 0.3 < est.high and est.high - est.low < 0.1
+
+
+def test_paired_difference_detects_and_abstains():
+    a, b = _curves(0.5, seed=1), _curves(0.3, seed=2)
+    assert stats.verdict(scaling.exponent_difference(NS, a, b)) == stats.SUPPORTED
+    assert stats.verdict(scaling.exponent_difference(NS, b, a)) == stats.CONTRADICTED
+    same = scaling.exponent_difference(NS, _curves(0.3, seed=3), _curves(0.3, seed=4))
+    assert stats.verdict(same) == stats.INCONCLUSIVE
+
+
+def test_zero_errors_are_floored_and_counted():
+    errors, zeros = scaling.floor_zeros([[0.1, 0.0], [0.0, 0.0]], n_test=100)
+    assert zeros == 3 and errors[0, 1] == 0.005
