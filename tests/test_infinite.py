@@ -93,3 +93,20 @@ def test_dense_on_images_is_refused():
     x = np.zeros((2, 4, 4, 1), np.float32)
     with pytest.raises(ValueError, match="Dense cannot follow here"):
         infinite.kernels(models.mlp([3]), x)
+
+
+def test_symmetric_tiles_mirror_the_full_computation():
+    x = np.random.default_rng(3).normal(size=(7, 4, 4, 2)).astype(np.float32)
+    sym = infinite.kernels(CONV, x, block=3)
+    full = infinite.kernels(CONV, x, x.copy(), block=3)
+    np.testing.assert_allclose(sym.ntk, full.ntk, rtol=1e-6)
+    np.testing.assert_array_equal(sym.ntk, sym.ntk.T)
+
+
+def test_entk_symmetric_tiles_match_cross_gram():
+    spec = models.mlp([32])
+    x = np.random.default_rng(4).normal(size=(9, 5)).astype(np.float32)
+    params = models.network(spec).init(jax.random.PRNGKey(0), x)["params"]
+    sym = empirical.ntk(spec, params, x, block=4)
+    np.testing.assert_allclose(sym, empirical.ntk(spec, params, x, x.copy(), block=4), rtol=1e-5)
+    np.testing.assert_array_equal(sym, sym.T)

@@ -10,6 +10,7 @@ NTK; for images both carry a pair of pixel positions, shape (..., H, W, H, W):
 with T, T' the arc-cosine maps of order 1 and 0 (Cho & Saul), which need each input's
 own variance at every pixel. Those come from a first pass over each input with itself,
 once per input, not once per pair. Inputs enter as nngp = x1 . x2 / channels, ntk = 0.
+A symmetric Gram computes its upper tiles only.
 
 References:
   Cho, Saul, "Kernel methods for deep learning", NeurIPS 2009.
@@ -179,6 +180,10 @@ def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None
                                         for j in range(0, len(x2), block)]
         for bi, i in enumerate(range(0, len(x1), block)):
             for bj, j in enumerate(range(0, len(x2), block)):
+                if same and bj < bi:
+                    nngp[i:i + block, j:j + block] = nngp[j:j + block, i:i + block].T
+                    ntk[i:i + block, j:j + block] = ntk[j:j + block, i:i + block].T
+                    continue
                 a, b = _pair_kernels(spec, x1[i:i + block], x2[j:j + block], vars1[bi], vars2[bj])
                 nngp[i:i + block, j:j + block] = a
                 ntk[i:i + block, j:j + block] = b

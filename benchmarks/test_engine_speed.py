@@ -1,0 +1,89 @@
+"""Engine speed as ratios measured in one run: one Gram for a whole n-grid, closed-form
+trajectories, and the native kernels' throughput on the current stack."""
+
+import time
+
+import numpy as np
+
+from ntkbench import kernel_train, models
+from ntkbench.data import tasks
+from ntkbench.kernels import infinite
+
+
+def _best(fn, rounds=3):
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _curve(k, n_grid, y_pool, y_test, steps):
+    n_max = n_grid[-1]
+    return [kernel_train.zero_one_error(kernel_train.gd_trajectory(
+        k[:n, :n], k[n_max:, :n], y_pool[:n], lr=1.0, momentum=0.9, steps=steps), y_test).min()
+        for n in n_grid]
+
+
+def test_one_gram_for_the_whole_grid(benchmark):
+    """Learning curve of the infinite NTK over 6 nested sizes: one Gram vs one per size."""
+    spec = models.mlp([1, 1], W_std=2**0.5, b_std=0.1)
+    task = tasks.xor_task(2048, 1000)
+    grid, steps = tasks.nested_grid(64, 2048, 6), kernel_train.schedule(10_000, 12)
+    x = np.concatenate([task.x_pool, task.x_test])
+
+    def one_gram():
+        return _curve(infinite.kernels(spec, x).ntk, grid, task.y_pool, task.y_test, steps)
+
+    def per_size():
+        out = []
+        for n in grid:
+            xs = np.concatenate([task.x_pool[:n], task.x_test])
+            out.append(_curve(infinite.kernels(spec, xs).ntk, [n], task.y_pool, task.y_test, steps)[0])
+        return out
+
+    assert one_gram() == per_size()
+    benchmark.pedantic(one_gram, rounds=3, iterations=1)
+    ratio = _best(per_size) / benchmark.stats.stats.min
+    benchmark.extra_info["one_gram_vs_per_size"] = ratio
+    print(f"\none Gram for the grid: {ratio:.2f}x faster than a Gram per size")
+
+
+def test_closed_form_vs_stepping(benchmark):
+    """Full-batch heavy-ball GD at 20 stopping times up to 20,000 steps, n = 1024."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1200, 10))
+    k = np.exp(-((x[:, None] - x[None]) ** 2).sum(-1) / 20)
+    y = np.sign(x[:1024, 0])
+    steps = kernel_train.schedule(20_000, 20)
+
+    def stepping():
+        a, v, out = np.zeros(1024), np.zeros(1024), []
+        for t in range(1, steps[-1] + 1):
+            v = 2 * (k[:1024, :1024] @ a - y) / 1024 + 0.9 * v
+            a -= 0.5 * v
+            if t in steps:
+                out.append(k[1024:, :1024] @ a)
+        return np.array(out)
+
+    closed = benchmark(lambda: kernel_train.gd_trajectory(k[:1024, :1024], k[1024:, :1024], y,
+                                                          lr=0.5, momentum=0.9, steps=steps))
+    start = time.perf_counter()
+    stepped = stepping()
+    ratio = (time.perf_counter() - start) / benchmark.stats.stats.min
+    np.testing.assert_allclose(closed, stepped, rtol=1e-6, atol=1e-8)
+    benchmark.extra_info["closed_form_vs_stepping"] = ratio
+    print(f"\nclosed-form trajectory: {ratio:.1f}x faster than stepping")
+
+
+def test_native_kernel_throughput(benchmark):
+    """Kernel entries per second on this stack: Myrtle-5 at 32x32 and the RMSE MLP."""
+    x = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype(np.float32)
+    infinite.kernels(models.myrtle(5), x, block=4)
+    benchmark.pedantic(lambda: infinite.kernels(models.myrtle(5), x, block=4), rounds=2, iterations=1)
+    myrtle = 64 / benchmark.stats.stats.min
+    v = np.random.default_rng(0).normal(size=(1000, 15))
+    mlp = 1e6 / _best(lambda: infinite.kernels(models.mlp([1, 1]), v, float64=True))
+    benchmark.extra_info.update(myrtle5_entries_per_s=myrtle, mlp2_f64_entries_per_s=mlp)
+    print(f"\nMyrtle-5 32x32: {myrtle:.1f} entries/s; 2-layer MLP, float64: {mlp:.3g} entries/s")
