@@ -10,13 +10,6 @@ from ntkbench.data import tasks
 from ntkbench.kernels import infinite
 
 
-def _best(fn, rounds=3):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _curve(k, n_grid, y_pool, y_test, steps):
@@ -26,7 +19,7 @@ def _curve(k, n_grid, y_pool, y_test, steps):
         for n in n_grid]
 
 
-def test_one_gram_for_the_whole_grid(benchmark):
+def test_one_gram_for_the_whole_grid(benchmark, best_of):
     """Learning curve of the infinite NTK over 6 nested sizes: one Gram vs one per size."""
     spec = models.mlp([1, 1], W_std=2**0.5, b_std=0.1)
     task = tasks.xor_task(2048, 1000)
@@ -45,7 +38,7 @@ def test_one_gram_for_the_whole_grid(benchmark):
 
     assert one_gram() == per_size()
     benchmark.pedantic(one_gram, rounds=3, iterations=1)
-    ratio = _best(per_size) / benchmark.stats.stats.min
+    ratio = best_of(per_size) / benchmark.stats.stats.min
     benchmark.extra_info["one_gram_vs_per_size"] = ratio
     print(f"\none Gram for the grid: {ratio:.2f}x faster than a Gram per size")
 
@@ -77,13 +70,13 @@ def test_closed_form_vs_stepping(benchmark):
     print(f"\nclosed-form trajectory: {ratio:.1f}x faster than stepping")
 
 
-def test_native_kernel_throughput(benchmark):
+def test_native_kernel_throughput(benchmark, best_of):
     """Kernel entries per second on this stack: Myrtle-5 at 32x32 and the RMSE MLP."""
     x = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype(np.float32)
     infinite.kernels(models.myrtle(5), x, block=4)
     benchmark.pedantic(lambda: infinite.kernels(models.myrtle(5), x, block=4), rounds=2, iterations=1)
     myrtle = 64 / benchmark.stats.stats.min
     v = np.random.default_rng(0).normal(size=(1000, 15))
-    mlp = 1e6 / _best(lambda: infinite.kernels(models.mlp([1, 1]), v, float64=True))
+    mlp = 1e6 / best_of(lambda: infinite.kernels(models.mlp([1, 1]), v, float64=True))
     benchmark.extra_info.update(myrtle5_entries_per_s=myrtle, mlp2_f64_entries_per_s=mlp)
     print(f"\nMyrtle-5 32x32: {myrtle:.1f} entries/s; 2-layer MLP, float64: {mlp:.3g} entries/s")

@@ -15,7 +15,7 @@ from ntkbench.kernels import infinite
 nt = pytest.importorskip("neural_tangents", reason="oracle environment only")
 
 
-def test_myrtle5_native_vs_kernel_fn(benchmark):
+def test_myrtle5_native_vs_kernel_fn(benchmark, best_of):
     from neural_tangents import stax
 
     spec = models.myrtle(5)
@@ -30,16 +30,9 @@ def test_myrtle5_native_vs_kernel_fn(benchmark):
     got = infinite.kernels(spec, x, block=4)
     np.testing.assert_allclose(got.ntk, want.ntk, rtol=1e-4)
 
-    def best(fn, rounds=3):
-        times = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
 
     benchmark.pedantic(lambda: infinite.kernels(spec, x, block=4), rounds=3, iterations=1)
-    reference = best(lambda: np.asarray(theirs(x, x, ("nngp", "ntk")).ntk))
+    reference = best_of(lambda: np.asarray(theirs(x, x, ("nngp", "ntk")).ntk))
     ratio = reference / benchmark.stats.stats.min
     benchmark.extra_info["native_vs_kernel_fn"] = ratio
     print(f"\nMyrtle-5 32x32, 16x16 pairs: native {benchmark.stats.stats.min:.2f} s, "

@@ -21,13 +21,6 @@ from ntkbench.runner import Cell, Runner
 from ntkbench.store import Store
 
 
-def _best(fn, rounds=3):
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _record(benchmark, name, ratio, detail):
@@ -35,7 +28,7 @@ def _record(benchmark, name, ratio, detail):
     print(f"\n{name}: {ratio:.1f}x ({detail})")
 
 
-def test_closed_forms_vs_pairwise(benchmark):
+def test_closed_forms_vs_pairwise(benchmark, best_of):
     """All nine kernels on 60 x 60 pairs: vectorised vs the reference code's per-pair loop."""
     import math
     x = simulate_trial(0).x_train[:60]
@@ -52,7 +45,7 @@ def test_closed_forms_vs_pairwise(benchmark):
         return out
 
     ours = benchmark(lambda: reference_kernels(x, x))
-    one_kernel_loop = _best(pairwise)
+    one_kernel_loop = best_of(pairwise)
     ratio = 9 * one_kernel_loop / benchmark.stats.stats.min
     _record(benchmark, "closed_forms_speedup", ratio,
             "nine kernels vectorised vs nine pair-by-pair loops like the reference's (one timed, x9)")
@@ -60,7 +53,7 @@ def test_closed_forms_vs_pairwise(benchmark):
 
 
 @pytest.mark.parametrize("width", [1024, 10_000])
-def test_scanned_training_vs_python_loop(benchmark, width):
+def test_scanned_training_vs_python_loop(benchmark, best_of, width):
     """NN1 SGD (batch 8, 468 points, 5 epochs): our one-call scan vs a jitted step per batch."""
     spec = models.mlp([width])
     net = models.network(spec)
@@ -88,7 +81,7 @@ def test_scanned_training_vs_python_loop(benchmark, width):
 
     jax.block_until_ready((ours(), python_loop()))
     benchmark.pedantic(lambda: jax.block_until_ready(ours()), rounds=3, iterations=1)
-    ratio = _best(python_loop) / benchmark.stats.stats.min
+    ratio = best_of(python_loop) / benchmark.stats.stats.min
     _record(benchmark, f"scan_vs_python_loop_w{width}", ratio,
             f"{benchmark.stats.stats.min / (epochs * 59) * 1e6:.0f} us/step ours")
     assert ratio > 1
@@ -109,10 +102,10 @@ def test_warm_cache_vs_compute(benchmark, tmp_path):
 
 
 def test_pinned_process_pool_vs_in_process(benchmark, tmp_path):
-    """Four NN1 trials (width 4096, 100 epochs): the pinned spawn pool vs one after another."""
+    """Six NN1 trials (width 4096, 300 epochs): the pinned spawn pool vs one after another."""
     cells = [Cell("bench.network/1", claim.network_trial,
-                  dict(trial=i, data_seed=11342, init_seed=0, depth=1, width=4096, epochs=100,
-                       lr=0.002, batch_size=8)) for i in range(4)]
+                  dict(trial=i, data_seed=11342, init_seed=0, depth=1, width=4096, epochs=300,
+                       lr=0.002, batch_size=8)) for i in range(6)]
     start = time.perf_counter()
     local = Runner(Store(None), "local").map(cells, "networks")
     in_process = time.perf_counter() - start

@@ -25,37 +25,38 @@ import jax.numpy as jnp
 
 
 @dataclasses.dataclass(frozen=True)
-class Dense:
+class _Weighted:
     width: int
     W_std: float = 1.0
     b_std: float = 1.0
 
 
-@dataclasses.dataclass(frozen=True)
-class Conv:
-    width: int
-    W_std: float = 1.0
-    b_std: float = 1.0
+class Dense(_Weighted):
+    """Fully connected layer with `width` outputs."""
+
+
+class Conv(_Weighted):
+    """3x3 convolution, SAME padding, stride 1, with `width` output channels."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Relu:
-    pass
+    """Elementwise max(x, 0)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class AvgPool:
-    pass
+    """2x2 average pooling, stride 2 (VALID)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class GlobalAvgPool:
-    pass
+    """Mean over all pixels, one value per channel."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Flatten:
-    pass
+    """Images (n, H, W, C) to vectors (n, H * W * C)."""
 
 
 Layer = Union[Dense, Conv, Relu, AvgPool, GlobalAvgPool, Flatten]

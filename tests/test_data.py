@@ -46,7 +46,6 @@ def test_cifar5m_labels_dog_positive(tmp_path):
 def test_cifar10_batches(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
-    rng = np.random.default_rng(1)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         data = _pattern(50).transpose(0, 3, 1, 2).reshape(50, 3072)
         with open(folder / name, "wb") as f:

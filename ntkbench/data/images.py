@@ -61,19 +61,37 @@ def cifar5m_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
     if not all((data_dir / f).exists() for f in CIFAR5M_PARTS):
         raise _missing("CIFAR-5m", data_dir, CIFAR5M_PARTS, fmt,
                        "the CIFAR-5m release of Nakkiran, Neyshabur, Sedghi (2021)")
+    x_pool, y_pool, x_test, y_test = _dog_horse([data_dir / n for n in CIFAR5M_PARTS],
+                                                _read_cifar5m_part, "CIFAR-5m part", fmt, seed)
+    return _task("cifar5m-bin", x_pool, y_pool, x_test, y_test, n_pool, n_test)
+
+
+def _read_cifar5m_part(path):
+    with np.load(path) as part:
+        return part["X"], np.asarray(part["Y"]).reshape(-1)
+
+
+def _read_cifar10_batch(path):
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    x = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return x, np.asarray(batch[b"labels"])
+
+
+def _dog_horse(paths, read, what: str, fmt: str, seed: int):
+    """Dog (+1) / horse (-1) images of every file: all but the last file form the shuffled
+    pool, the last one the test set. `read(path)` returns (images, labels)."""
     xs, ys = [], []
-    for name in CIFAR5M_PARTS:
+    for path in paths:
         try:
-            with np.load(data_dir / name) as part:
-                x, y = _two_classes(part["X"], np.asarray(part["Y"]).reshape(-1), DOG, HORSE)
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise DataError(f"{data_dir / name} is not a readable CIFAR-5m part ({err}). "
-                            f"Format: {fmt}.") from None
+            x, y = _two_classes(*read(path), DOG, HORSE)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile,
+                pickle.UnpicklingError) as err:
+            raise DataError(f"{path} is not a readable {what} ({err}). Format: {fmt}.") from None
         xs.append(x)
         ys.append(y)
     x_pool, y_pool = _shuffled(np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), seed)
-    x_test, y_test = _shuffled(xs[-1], ys[-1], seed + 1)
-    return _task("cifar5m-bin", x_pool, y_pool, x_test, y_test, n_pool, n_test)
+    return (x_pool, y_pool) + _shuffled(xs[-1], ys[-1], seed + 1)
 
 
 def _task(name, x_pool, y_pool, x_test, y_test, n_pool, n_test) -> Task:
@@ -94,20 +112,8 @@ def cifar10_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
         raise _missing("CIFAR-10 (python version)", Path(data_dir),
                        [f"{CIFAR10_DIR}/{n}" for n in names], fmt,
                        "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz, unpacked)")
-    xs, ys = [], []
-    for n in names:
-        try:
-            with open(folder / n, "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
-            x = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-            x, y = _two_classes(x, np.asarray(batch[b"labels"]), DOG, HORSE)
-        except (OSError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as err:
-            raise DataError(f"{folder / n} is not a readable CIFAR-10 batch ({err}). "
-                            f"Format: {fmt}.") from None
-        xs.append(x)
-        ys.append(y)
-    x_pool, y_pool = _shuffled(np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), seed)
-    x_test, y_test = _shuffled(xs[-1], ys[-1], seed + 1)
+    x_pool, y_pool, x_test, y_test = _dog_horse([folder / n for n in names],
+                                                _read_cifar10_batch, "CIFAR-10 batch", fmt, seed)
     return _task("cifar10-bin (stand-in for CIFAR-5m-bin)", x_pool, y_pool, x_test, y_test,
                  n_pool, n_test)
 
