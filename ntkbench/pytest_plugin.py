@@ -23,6 +23,7 @@ from ntkbench.store import Store
 
 CLAIMS = {
     "nn_vs_ntk_rmse": (config.nn_vs_ntk_rmse, "ntkbench.claims.nn_vs_ntk_rmse"),
+    "nn_vs_ntk_exponent": (config.nn_vs_ntk_exponent, "ntkbench.claims.nn_vs_ntk_exponent"),
 }
 BENCH = pytest.StashKey["Bench"]()
 
@@ -107,7 +108,8 @@ class Bench:
             cfg_fn, module_name = CLAIMS[claim]
             module = importlib.import_module(module_name)
             try:
-                result = module.run(cfg_fn(self.scale), self.runner)
+                result = module.run(cfg_fn(self.scale), self.runner,
+                                    data_dir=self.config.getoption("data_dir"))
             except Exception as err:
                 self.errors[claim] = f"{type(err).__name__}: {err}"
                 raise

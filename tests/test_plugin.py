@@ -17,7 +17,7 @@ RUNS = []
 def cell(i):
     return {"x": float(i)}
 
-def run(cfg, runner):
+def run(cfg, runner, data_dir=None):
     RUNS.append(cfg)
     xs = [r["x"] for r in runner.map([Cell("toy/1", cell, {"i": i}) for i in range(1, 5)], "toy")]
     est = mean_ci(xs)

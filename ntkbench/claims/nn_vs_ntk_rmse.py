@@ -120,7 +120,8 @@ def protocol(cfg: RmseConfig) -> list[str]:
     return lines
 
 
-def run(cfg: RmseConfig, runner: Runner) -> ClaimResult:
+def run(cfg: RmseConfig, runner: Runner, data_dir=None) -> ClaimResult:
+    """Runs the study; it simulates its own data, so `data_dir` is not read."""
     start = time.perf_counter()
     kernel_rows = runner.map([Cell(f"{CLAIM}.kernels/1", kernel_trial,
                                    dict(trial=i, data_seed=cfg.data_seed))
