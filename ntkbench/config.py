@@ -57,8 +57,8 @@ class ExponentSetting:
 class ExponentConfig:
     """NN vs NTK data-scaling exponents [V Sec. 3]: one task, its settings, the shared protocol.
 
-    The learning rate is `lr_fraction` of the infinite NTK's minibatch critical rate with
-    momentum (see `claims.nn_vs_ntk_exponent.critical_lr`), so that every model trains
+    The learning rate is `lr_fraction` of the critical rate of the same SGD on the infinite
+    NTK, measured (`claims.nn_vs_ntk_exponent.critical_lr`), so that every model trains
     below the kernels' critical lr, as in the paper; each setting scales it by `lr_factor`.
     """
 
