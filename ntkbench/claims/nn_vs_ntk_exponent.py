@@ -19,6 +19,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import time
 
 import jax
@@ -92,6 +93,18 @@ def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
     return {"critical_lr": lo}
 
 
+@functools.lru_cache(maxsize=2)
+def _task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir):
+    """The task, its inputs (pool[:n_max] then test) and their infinite-NTK Gram.
+
+    The same for every trial and setting of a task: a worker computes them once and its
+    later cells reuse them (loading CIFAR-5m or a Myrtle Gram per cell would dominate).
+    """
+    task = _task(task_name, n_max, n_test, seed, data_dir)
+    x = np.concatenate([task.x_pool[:n_max], task.x_test])
+    return task, x, infinite.kernels(_spec(task_name, 1, depth), x).ntk
+
+
 def learning_curves(cfg: dict, training: dict, trial: int, critical: float, data_dir=None) -> dict:
     """Best-of-schedule and final test errors of NN, NTK and ENTK-init over the n-grid.
 
@@ -100,10 +113,9 @@ def learning_curves(cfg: dict, training: dict, trial: int, critical: float, data
     """
     s = ExponentSetting("cell", **training)
     grid, n_max = cfg["n_grid"], cfg["n_grid"][-1]
-    task = _task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
+    task, x, ntk = _task_and_ntk(cfg["task"], n_max, cfg["n_test"], cfg["seed"], cfg["depth"], data_dir)
     spec = _spec(cfg["task"], s.width or cfg["width"], cfg["depth"])
-    x = np.concatenate([task.x_pool[:n_max], task.x_test])
-    grams = {"NTK": infinite.kernels(_spec(cfg["task"], 1, cfg["depth"]), x).ntk}
+    grams = {"NTK": ntk}
     lr = s.lr_factor * cfg["lr_fraction"] * critical
     net = models.network(spec)
     key = jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), trial)
