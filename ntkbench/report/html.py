@@ -44,11 +44,10 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
             "figures": [(f, to_data_uri(f)) for f in result.figures] if result else [],
             "config": json.dumps(result.config, indent=2) if result else "",
         })
-    outcomes = [o for c in claims for _, o in c["tests"]]
+    outcomes = collections.Counter({"passed": 0, "failed": 0})
+    outcomes.update(o for c in claims for _, o in c["tests"])
     html = _ENV.get_template("template.html.j2").render(
-        scale=scale, provenance=provenance, claims=rendered,
-        passed=outcomes.count("passed"), failed=outcomes.count("failed"),
-        other=len(outcomes) - outcomes.count("passed") - outcomes.count("failed"))
+        scale=scale, provenance=provenance, claims=rendered, outcomes=outcomes)
     (directory / "index.html").write_text(html)
     (directory / "results.json").write_text(json.dumps({
         "scale": scale, "provenance": provenance,
