@@ -107,6 +107,18 @@ def test_entk_symmetric_tiles_match_cross_gram():
     spec = models.mlp([32])
     x = np.random.default_rng(4).normal(size=(9, 5)).astype(np.float32)
     params = models.network(spec).init(jax.random.PRNGKey(0), x)["params"]
-    sym = empirical.ntk(spec, params, x, block=4)
-    np.testing.assert_allclose(sym, empirical.ntk(spec, params, x, x.copy(), block=4), rtol=1e-5)
+    sym = empirical.jacobian_ntk(spec, params, x, block=4)
+    np.testing.assert_allclose(sym, empirical.jacobian_ntk(spec, params, x, x.copy(), block=4), rtol=1e-5)
     np.testing.assert_array_equal(sym, sym.T)
+
+
+@pytest.mark.parametrize("spec", [models.mlp([32, 16, 8], W_std=2**0.5, b_std=0.1),
+                                  (models.Flatten(),) + models.mlp([24], out=1, b_std=0.0)],
+                         ids=["mlp-3-hidden", "flatten-mlp"])
+def test_layerwise_mlp_entk_equals_the_jacobian_product(spec):
+    x = np.random.default_rng(5).normal(size=(11, 3, 2, 2)).astype(np.float32)
+    x = x if isinstance(spec[0], models.Flatten) else x.reshape(11, -1)
+    params = models.network(spec).init(jax.random.PRNGKey(1), x)["params"]
+    want = empirical.jacobian_ntk(spec, params, x)
+    np.testing.assert_allclose(empirical.ntk(spec, params, x), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(empirical.ntk(spec, params, x[:4], x[4:]), want[:4, 4:], rtol=1e-5, atol=1e-5)
