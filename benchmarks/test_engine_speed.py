@@ -84,10 +84,6 @@ def test_native_kernel_throughput(benchmark, best_of):
 def test_layerwise_mlp_entk_vs_jacobian(benchmark, best_of):
     """ENTK Gram of a width-512, 2-hidden-layer MLP over 1500 points: per-layer factors vs
     explicit per-example Jacobians (both exact)."""
-    import jax
-
-    from ntkbench.kernels import empirical
-
     spec = models.mlp([512, 512], W_std=2**0.5, b_std=0.1)
     x = tasks.xor_task(1500, 0).x_pool
     params = models.network(spec).init(jax.random.PRNGKey(0), x[:1])["params"]

@@ -90,6 +90,13 @@ EXPONENT_ABLATIONS = (
 )
 
 
+QUICK_MLP = dict(n_test=1000, width=64, depth=2, trials=8, steps=2000, batch_size=64,
+                 n_grid=(64, 128, 256, 512, 1024))
+FULL_MYRTLE = dict(n_grid=(500, 1000, 2000, 4000, 8000), n_test=10_000, width=64, depth=5, trials=4,
+                   steps=20_000, batch_size=200)
+BASE = (ExponentSetting("base"),)
+
+
 def nn_vs_ntk_exponent(scale: str) -> tuple[ExponentConfig, ...]:
     """Quick: the XOR-type task with every ablation (theory: features beat kernels there),
     digits parity in the base setting (a natural task; the verdict is whatever the data say)."""
@@ -97,14 +104,93 @@ def nn_vs_ntk_exponent(scale: str) -> tuple[ExponentConfig, ...]:
         return (ExponentConfig(
             scale, "cifar5m-bin", EXPONENT_ABLATIONS + (ExponentSetting("width-16", width=16),
                                                         ExponentSetting("width-1024", width=1024)),
-            n_grid=(500, 1000, 2000, 4000, 8000), n_test=10_000, width=64, depth=5, trials=4,
-            steps=20_000, batch_size=200),)
-    mlp = dict(n_test=1000, width=64, depth=2, trials=8, steps=2000, batch_size=64,
-               n_grid=(64, 128, 256, 512, 1024))
+            **FULL_MYRTLE),)
     return (
         ExponentConfig(scale, "xor", EXPONENT_ABLATIONS + (ExponentSetting("width-16", width=16),
                                                            ExponentSetting("width-256", width=256)),
-                       **mlp),
-        ExponentConfig(scale, "digits-parity", (ExponentSetting("base"),),
-                       **{**mlp, "n_test": 773}),
+                       **QUICK_MLP),
+        ExponentConfig(scale, "digits-parity", BASE, **{**QUICK_MLP, "n_test": 773}),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class WidthConfig:
+    """Test error vs width at one training-set size n [V Fig. 2b, 2c].
+
+    `protocol` is the exponent claim's base protocol for the task (lr rule, batch, steps,
+    trials); its critical lr is shared with that claim.
+    """
+
+    scale: str
+    protocol: ExponentConfig
+    n: int
+    widths: tuple[int, ...]
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def width_deterioration(scale: str) -> tuple[WidthConfig, ...]:
+    """Quick: the XOR-type task at n = 1024 from width 2 (the NN's minimum sits below 16
+    there, CLAIMS.md probe 3) to 256."""
+    if check_scale(scale) == "full":
+        svhn = ExponentConfig(scale, "svhn-parity", BASE, n_grid=(1000,), n_test=10_000, width=64,
+                              depth=5, trials=4, steps=20_000, batch_size=200)
+        return (WidthConfig(scale, ExponentConfig(scale, "cifar5m-bin", BASE, **FULL_MYRTLE), n=4000,
+                            widths=(16, 32, 64, 128, 256, 512, 1024)),
+                WidthConfig(scale, svhn, n=1000, widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096)))
+    return (WidthConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_MLP), n=1024,
+                        widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)),)
+
+
+@dataclasses.dataclass(frozen=True)
+class AfterKernelConfig:
+    """After-kernels K_m (the ENTK of the network trained on m samples) [V Sec. 4, Fig. 4].
+
+    The networks are trained by the exponent claim's base `protocol`; K_m(n0) is read for
+    every m in `m_grid`, data-scaling curves of K_m over the protocol's n-grid for each m in
+    `fixed_m`, and K_n(n), K^F_n(n) (fresh samples) for every n of the grid.
+    """
+
+    scale: str
+    protocol: ExponentConfig
+    m_grid: tuple[int, ...]
+    n0: int
+    fixed_m: tuple[int, ...]
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def after_kernel(scale: str) -> AfterKernelConfig:
+    if check_scale(scale) == "full":
+        return AfterKernelConfig(scale, ExponentConfig(scale, "cifar5m-bin", BASE, **FULL_MYRTLE),
+                                 m_grid=(500, 2000, 8000, 16_000, 64_000), n0=500,
+                                 fixed_m=(16_000, 64_000))
+    return AfterKernelConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_MLP),
+                             m_grid=(128, 256, 512, 1024, 2048, 4096), n0=128, fixed_m=(1024, 4096))
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseConfig:
+    """The ENTK K^t along one training run on the protocol's largest n [V Sec. 5, Fig. 5].
+
+    `snapshots` log-spaced steps up to the protocol's steps; the analysis runs to the first
+    snapshot where the trial-mean training error is below `train_error_target`.
+    """
+
+    scale: str
+    protocol: ExponentConfig
+    snapshots: int = 30
+    train_error_target: float = 0.05
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def no_phase_transition(scale: str) -> PhaseConfig:
+    """Full: 8000 training samples, not the paper's 64k: the Myrtle ENTK Gram of 64k + 10k
+    points does not fit one GPU."""
+    if check_scale(scale) == "full":
+        return PhaseConfig(scale, ExponentConfig(scale, "cifar5m-bin", BASE, **FULL_MYRTLE))
+    return PhaseConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_MLP))

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ntkbench.stats import CONFIDENCE, Estimate
+from ntkbench.stats import Estimate, percentile_interval
 
 N_RESAMPLES = 2000
 
@@ -64,17 +64,11 @@ def _resampled_betas(ns, curves, seed):
     return out
 
 
-def _interval(point, samples, confidence=CONFIDENCE) -> Estimate:
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail])
-    return Estimate(float(point), float(low), float(high))
-
-
 def exponent(ns, errors, *, seed: int = 0) -> Estimate:
     """beta of the trial-mean curve with a percentile bootstrap CI; `errors` is (trials, len(ns))."""
     errors = np.asarray(errors, np.float64)
     (samples,) = _resampled_betas(ns, [errors], seed)
-    return _interval(fit(ns, errors.mean(0)).beta, samples)
+    return percentile_interval(fit(ns, errors.mean(0)).beta, samples)
 
 
 def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
@@ -82,4 +76,4 @@ def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
     errors_a, errors_b = np.asarray(errors_a, np.float64), np.asarray(errors_b, np.float64)
     a, b = _resampled_betas(ns, [errors_a, errors_b], seed)
     point = fit(ns, errors_a.mean(0)).beta - fit(ns, errors_b.mean(0)).beta
-    return _interval(point, a - b)
+    return percentile_interval(point, a - b)

@@ -23,6 +23,27 @@ class Estimate(NamedTuple):
     high: float
 
 
+def percentile_interval(point, samples, confidence: float = CONFIDENCE) -> Estimate:
+    """`point` with the percentile CI of its bootstrap `samples`."""
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(np.asarray(samples, np.float64), [tail, 100 - tail])
+    return Estimate(float(point), float(low), float(high))
+
+
+def curve_statistic(statistic, *curves, seed: int = 0, resamples: int = 2000) -> Estimate:
+    """`statistic(*trial_means)` with a paired percentile bootstrap CI over trials.
+
+    Each array in `curves` has trials on axis 0 (e.g. test error per trial and width), all
+    measured on the same trials; a resample draws trials with replacement, the same ones for
+    every array, and `statistic` sees their means over the drawn trials. Statistics that pick
+    a point of the curve (a minimum, a breakpoint) pick it anew in every resample.
+    """
+    arrays = [np.asarray(c, np.float64) for c in curves]
+    idx = np.random.default_rng(seed).integers(0, len(arrays[0]), size=(resamples, len(arrays[0])))
+    samples = [statistic(*(a[i].mean(0) for a in arrays)) for i in idx]
+    return percentile_interval(statistic(*(a.mean(0) for a in arrays)), samples)
+
+
 def mean_ci(samples, *, seed: int = 0, confidence: float = CONFIDENCE) -> Estimate:
     """Mean of `samples` with a BCa bootstrap CI (resampling the samples, fixed seed).
 

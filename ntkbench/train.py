@@ -23,6 +23,7 @@ class FitResult(NamedTuple):
     train_mse: float
     diverged: bool
     eval_preds: np.ndarray | None = None
+    snapshots: dict | None = None
 
 
 def epoch_batches(key, n: int, batch_size: int):
@@ -34,53 +35,62 @@ def epoch_batches(key, n: int, batch_size: int):
     return idx.reshape(steps, batch_size), mask.reshape(steps, batch_size)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 6, 7), donate_argnums=2)
-def _fit(spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, eval_mask):
+@functools.partial(jax.jit, static_argnums=(0, 1, 6, 7, 11, 12), donate_argnums=2)
+def _fit(spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, slots, points, snapshot):
     net = network(spec)
     tx = optax.sgd(lr, momentum or None)
 
     def loss(p, xb, yb, mask):
         return jnp.sum(mask * (net.apply({"params": p}, xb) - yb) ** 2) / jnp.sum(mask)
 
+    def record(memory, params, slot):
+        preds, snaps = memory
+        preds = preds.at[slot].set(net.apply({"params": params}, eval_x))
+        if snapshot:
+            snaps = jax.tree.map(lambda buf, p: buf.at[slot].set(p), snaps, params)
+        return preds, snaps
+
     def step(carry, batch):
-        params, opt_state, t, preds = carry
+        params, opt_state, t, memory = carry
         idx, mask = batch
         grads = jax.grad(loss)(params, x[idx], y[idx], mask)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        preds = jax.lax.cond(eval_mask[t], lambda p: p.at[t].set(net.apply({"params": params}, eval_x)),
-                             lambda p: p, preds)
-        return (params, opt_state, t + 1, preds), None
+        memory = jax.lax.cond(slots[t] >= 0, lambda m: record(m, params, slots[t]), lambda m: m, memory)
+        return (params, opt_state, t + 1, memory), None
 
     def epoch(carry, k):
         return jax.lax.scan(step, carry, epoch_batches(k, x.shape[0], batch_size))[0], None
 
-    preds = jnp.full((eval_mask.shape[0], eval_x.shape[0]), jnp.nan, jnp.float32)
-    carry = (params, tx.init(params), 0, preds)
-    params, _, _, preds = jax.lax.scan(epoch, carry, jax.random.split(key, epochs))[0]
-    return params, jnp.mean((net.apply({"params": params}, x) - y) ** 2), preds
+    preds = jnp.full((points, eval_x.shape[0]), jnp.nan, jnp.float32)
+    snaps = jax.tree.map(lambda p: jnp.zeros((points,) + p.shape, p.dtype), params) if snapshot else None
+    carry = (params, tx.init(params), 0, (preds, snaps))
+    params, _, _, (preds, snaps) = jax.lax.scan(epoch, carry, jax.random.split(key, epochs))[0]
+    return params, jnp.mean((net.apply({"params": params}, x) - y) ** 2), preds, snaps
 
 
 def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, epochs: int,
-            momentum: float = 0.0, eval_x=None, eval_steps=()) -> FitResult:
+            momentum: float = 0.0, eval_x=None, eval_steps=(), snapshot: bool = False) -> FitResult:
     """Trains `models.network(spec)` on (x, y) by minibatch SGD (optax.sgd) on the MSE loss.
 
     One compilation serves every learning rate; `momentum` (0 = plain SGD), the batch size,
     the number of epochs and the shapes are compile-time constants. `params` is donated.
     With `eval_x` and `eval_steps` (1-based step counts), `eval_preds` holds the network's
-    outputs on `eval_x` after each of those steps, shape (len(eval_steps), len(eval_x)).
+    outputs on `eval_x` after each of those steps, shape (len(eval_steps), len(eval_x)); with
+    `snapshot`, `snapshots` holds the parameters after each of them (leading axis the steps).
     """
     x = jnp.asarray(x, jnp.float32)
     steps = epochs * -(-x.shape[0] // batch_size)
     eval_steps = np.asarray(eval_steps, int)
-    if np.any(eval_steps < 1) or np.any(eval_steps > steps):
-        raise ValueError(f"eval_steps must lie in 1..{steps} (epochs x steps per epoch)")
-    eval_mask = np.zeros(steps + 1, bool)
-    eval_mask[eval_steps - 1] = True
+    if np.any(eval_steps < 1) or np.any(eval_steps > steps) or np.any(np.diff(eval_steps) <= 0):
+        raise ValueError(f"eval_steps must increase within 1..{steps} (epochs x steps per epoch)")
+    slots = np.full(steps + 1, -1, np.int32)
+    slots[eval_steps - 1] = np.arange(len(eval_steps))
     eval_x = x[:1] if eval_x is None else jnp.asarray(eval_x, jnp.float32)
-    params, train_mse, preds = _fit(tuple(spec), float(momentum), params, x,
-                                    jnp.asarray(y, jnp.float32), jnp.float32(lr), batch_size,
-                                    epochs, key, eval_x, jnp.asarray(eval_mask))
+    params, train_mse, preds, snaps = _fit(tuple(spec), float(momentum), params, x,
+                                           jnp.asarray(y, jnp.float32), jnp.float32(lr), batch_size,
+                                           epochs, key, eval_x, jnp.asarray(slots),
+                                           max(len(eval_steps), 1), bool(snapshot))
     train_mse = float(train_mse)
-    eval_preds = np.asarray(preds)[eval_steps - 1] if len(eval_steps) else None
-    return FitResult(params, train_mse, not np.isfinite(train_mse), eval_preds)
+    eval_preds = np.asarray(preds) if len(eval_steps) else None
+    return FitResult(params, train_mse, not np.isfinite(train_mse), eval_preds, snaps)

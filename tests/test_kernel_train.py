@@ -68,3 +68,12 @@ def test_minibatch_sgd_fits(problem):
 def test_schedule():
     s = kernel_train.schedule(1000, 10)
     assert s[0] == 1 and s[-1] == 1000 and np.all(np.diff(s) > 0)
+
+
+def test_early_stopped_error_ignores_the_kernels_scale_and_reaches_ridgeless(problem):
+    k_train, k_eval, y = problem
+    y_eval = np.sign(k_eval @ np.linalg.solve(k_train, y))
+    y_eval[:3] *= -1
+    err = kernel_train.early_stopped_error(k_train, k_eval, y, y_eval)
+    assert err == kernel_train.early_stopped_error(10 * k_train, 10 * k_eval, y, y_eval)
+    assert err <= 0.3  # the ridgeless predictor, reached by the horizon, makes 3 of 10 errors

@@ -6,6 +6,7 @@ import jax  # noqa: F401  in sys.modules before pytester's snapshot: jaxlib cann
 import pytest
 
 from ntkbench import pytest_plugin
+from ntkbench.report import figures  # noqa: F401  likewise matplotlib: a second import breaks it
 
 TOY_CLAIM = '''
 from ntkbench.results import ClaimResult, Figure, Statistic

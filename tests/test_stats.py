@@ -27,3 +27,13 @@ def test_ci_covers_the_truth_about_95_percent():
 def test_degenerate_samples():
     assert stats.mean_ci([2.0, 2.0, 2.0]) == stats.Estimate(2.0, 2.0, 2.0)
     assert stats.mean_ci([1.0]) == stats.Estimate(1.0, 1.0, 1.0)
+
+
+def test_curve_statistic_is_paired_and_recomputes_picks_per_resample():
+    rng = np.random.default_rng(2)
+    shared = rng.normal(size=(12, 5))
+    a, b = shared + np.arange(5), shared + np.arange(5) + 0.1
+    diff = stats.curve_statistic(lambda u, v: np.mean(v - u), a, b)
+    assert np.allclose([diff.low, diff.value, diff.high], 0.1)  # pairing cancels the noise
+    argmin = stats.curve_statistic(lambda u: float(np.argmin(u)), rng.normal(size=(12, 5)))
+    assert argmin.low <= argmin.value <= argmin.high and argmin.high > argmin.low

@@ -74,17 +74,19 @@ def test_divergence_is_recorded(data):
 
 
 def test_eval_schedule_records_the_trajectory(data):
-    """Outputs recorded after steps 3 and 8 equal those of runs stopped there."""
+    """Outputs and parameters recorded after steps 3 and 8 equal those of runs stopped there."""
     x, y = data
     spec = models.mlp([16])
     net = models.network(spec)
     init = lambda: net.init(jax.random.PRNGKey(0), x)["params"]
     full = train.fit_mse(spec, init(), x, y, key=jax.random.PRNGKey(2), lr=0.05, batch_size=13,
-                         epochs=8, eval_x=x[:4], eval_steps=[3, 8])
-    for row, epochs in zip(full.eval_preds, [3, 8]):
+                         epochs=8, eval_x=x[:4], eval_steps=[3, 8], snapshot=True)
+    for i, epochs in enumerate([3, 8]):
         short = train.fit_mse(spec, init(), x, y, key=jax.random.PRNGKey(2), lr=0.05,
                               batch_size=13, epochs=epochs)
-        np.testing.assert_allclose(row, net.apply({"params": short.params}, x[:4]), rtol=1e-5)
-    with pytest.raises(ValueError, match="1..8"):
+        np.testing.assert_allclose(full.eval_preds[i], net.apply({"params": short.params}, x[:4]), rtol=1e-5)
+        jax.tree.map(lambda snaps, p: np.testing.assert_allclose(snaps[i], p, rtol=1e-5),
+                     full.snapshots, short.params)
+    with pytest.raises(ValueError, match="increase within 1..8"):
         train.fit_mse(spec, init(), x, y, key=jax.random.PRNGKey(2), lr=0.05, batch_size=13,
                       epochs=8, eval_steps=[9])

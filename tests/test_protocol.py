@@ -1,10 +1,10 @@
-"""The exponent claim's measured critical learning rate separates stable from divergent SGD."""
+"""The protocol's measured critical learning rate separates stable from divergent SGD."""
 
 import jax
 import numpy as np
 
 from ntkbench import kernel_train, models
-from ntkbench.claims.nn_vs_ntk_exponent import critical_lr
+from ntkbench.claims.protocol import critical_lr
 from ntkbench.data import tasks
 from ntkbench.kernels import infinite
 

@@ -1,0 +1,200 @@
+"""Claim: the after-kernel improves with the data it was learnt on, yet no fixed after-kernel
+scales like the network [V, Sec. 4, Fig. 4].
+
+Experiment: K_m is the empirical NTK of the network trained (by the exponent claim's base
+protocol) on the first m samples of the pool; K_m(n) is its test error when fitted on the
+first n (a subset of the m when n <= m), K^F_m(n) when fitted on n fresh samples the network
+never saw. Every kernel (ENTK-init, infinite NTK, after-kernels) is fitted the same way:
+full-batch GD at its own stable rate, best test error over a schedule that reaches the
+ridgeless solution (`kernel_train.early_stopped_error`), so that an after-kernel's larger
+scale does not change its fit. The network is the plain trained network, best test error
+over its schedule, as in the exponent claim.
+
+Decision (CLAIMS.md, pre-registered), percentile bootstraps over trials:
+  (a) K_m(n0) decreases in m: the decay exponent of K_m(n0) in m is above 0;
+  (b) beta_NN > beta_{K_m} for every fixed m tested;
+  (c) K_n(n) tracks the network: mean_n |ENTK-init(n) - NN(n)| - mean_n |K_n(n) - NN(n)| > 0.
+Negative control: after-kernels of networks trained on shuffled labels (they learn nothing
+about the task) must not come out `supported` in (a).
+
+References:
+  [V] Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
+  deep learning", 2022.
+  Long, "Properties of the after kernel", 2021.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntkbench import kernel_train, models, scaling, stats, train
+from ntkbench.claims.protocol import (KERNEL_FIT, data_args, load_task, measured_critical_lr, shared, spec,
+                                      training)
+from ntkbench.config import AfterKernelConfig
+from ntkbench.kernels import empirical, infinite
+from ntkbench.report import plots
+from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.runner import Cell, Runner
+
+CLAIM = "after_kernel"
+TITLE = "The after-kernel improves with its training data, but no fixed after-kernel scales like the network"
+SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Sec. 4, Fig. 4"
+PUBLISHED_BETA = {"NN": 0.291, "ENTK": 0.185, "K_16000": 0.103, "K_64000": 0.097}
+
+
+def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict:
+    """One trial: networks trained on every m and n, their after-kernels fitted as the claim
+    needs, and the shuffled-label control; test errors keyed by curve."""
+    p = cfg["protocol"]
+    grid, n_max = p["n_grid"], p["n_grid"][-1]
+    sizes = sorted(set(cfg["m_grid"]) | set(cfg["fixed_m"]) | set(grid))
+    task = load_task(p["task"], sizes[-1] + n_max, p["n_test"], p["seed"], data_dir)
+    x = np.concatenate([task.x_pool[:n_max], task.x_pool[sizes[-1]:], task.x_test])
+    y_fresh = task.y_pool[sizes[-1]:]
+    test = slice(2 * n_max, None)
+    arch = spec(p["task"], p["width"], p["depth"])
+    net = models.network(arch)
+    key = jax.random.fold_in(jax.random.PRNGKey(p["seed"]), trial)
+    params0 = net.init(key, jnp.asarray(x[:1]))["params"]
+    # the training runs use fold_in(key, m) with m >= 1
+    shuffled = np.asarray(jax.random.permutation(jax.random.fold_in(key, 0), task.y_pool))
+    lr = p["lr_fraction"] * critical
+    steps = kernel_train.schedule(p["steps"], p["eval_points"])
+
+    def fitted(k, n, fresh=False):
+        rows = slice(n_max, n_max + n) if fresh else slice(0, n)
+        labels = y_fresh[:n] if fresh else task.y_pool[:n]
+        return kernel_train.early_stopped_error(k[rows, rows], k[test, rows], labels, task.y_test)
+
+    def trained(m, labels):
+        fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:m], labels[:m],
+                            key=jax.random.fold_in(key, m), lr=lr, batch_size=p["batch_size"],
+                            epochs=-(-p["steps"] // -(-m // p["batch_size"])), momentum=0.9,
+                            eval_x=task.x_test, eval_steps=steps)
+        train_error = np.mean(np.sign(net.apply({"params": fit.params}, task.x_pool[:m])) != labels[:m])
+        return fit, empirical.ntk(arch, fit.params, x), float(train_error)
+
+    out = {"NN": [], "K_n": [], "K_n_fresh": [], "K_m_n0": [], "control_K_m_n0": [], "train_error": []}
+    out |= {f"K_{m}": [] for m in cfg["fixed_m"]}
+    for m in sizes:
+        fit, k, train_error = trained(m, task.y_pool)
+        out["train_error"].append(train_error)
+        if m in grid:
+            out["NN"].append(kernel_train.zero_one_error(fit.eval_preds, task.y_test).min())
+            out["K_n"].append(fitted(k, m))
+            out["K_n_fresh"].append(fitted(k, m, fresh=True))
+        if m in cfg["fixed_m"]:
+            out[f"K_{m}"] = [fitted(k, n) for n in grid]
+        if m in cfg["m_grid"]:
+            out["K_m_n0"].append(fitted(k, cfg["n0"]))
+            out["control_K_m_n0"].append(fitted(trained(m, shuffled)[1], cfg["n0"]))
+    k0 = empirical.ntk(arch, params0, x)
+    ntk = infinite.kernels(spec(p["task"], 1, p["depth"]), x).ntk
+    out["ENTK"] = [fitted(k0, n) for n in grid]
+    out["NTK"] = [fitted(ntk, n) for n in grid]
+    return {name: np.asarray(v, np.float64) for name, v in out.items()} | {"lr": lr}
+
+
+def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
+    start = time.perf_counter()
+    p = cfg.protocol
+    critical = measured_critical_lr(p, runner, data_dir)
+    params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
+    cells = runner.map([Cell(f"{CLAIM}.trial/1", after_kernels,
+                             dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
+                        for t in range(p.trials)], f"{p.task}/after-kernels")
+    curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]
+              for name in cells[0] if name not in ("lr", "train_error", "seconds")}
+    grid, fixed = p.n_grid, [f"K_{m}" for m in cfg.fixed_m]
+    statistics = {}
+
+    def add(name, estimate, description, direction=+1):
+        statistics[name] = Statistic(name, estimate, description,
+                                     None if direction is None else stats.verdict(estimate, direction))
+
+    add("km_n0_decay", scaling.exponent(cfg.m_grid, curves["K_m_n0"]),
+        f"(a) exponent of K_m({cfg.n0}) in m (error ~ m^-exponent); the claim: above 0")
+    for name in fixed:
+        add(f"diff/NN-{name}", scaling.exponent_difference(grid, curves["NN"], curves[name]),
+            f"(b) beta_NN - beta_{name}; the claim: above 0")
+    add("kn_tracks_nn", stats.curve_statistic(
+        lambda nn, e, kn: np.mean(np.abs(e - nn)) - np.mean(np.abs(kn - nn)),
+        curves["NN"], curves["ENTK"], curves["K_n"]),
+        "(c) mean over n of |ENTK-init(n) - NN(n)| - |K_n(n) - NN(n)|; the claim: above 0")
+    add("control/shuffled-labels/km_n0_decay", scaling.exponent(cfg.m_grid, curves["control_K_m_n0"]),
+        "negative control: statistic (a) for after-kernels of networks trained on shuffled "
+        "labels; must not be supported")
+    for name in ("NN", "ENTK", "NTK", "K_n", "K_n_fresh", *fixed):
+        law = scaling.fit(grid, curves[name].mean(0))
+        add(f"beta/{name}", scaling.exponent(grid, curves[name]),
+            f"exponent of {name}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}", None)
+    add(f"gap/{fixed[0]}-{fixed[-1]}", stats.curve_statistic(
+        lambda a, b: np.mean(a - b), curves[fixed[0]], curves[fixed[-1]]),
+        f"mean error of {fixed[0]} minus {fixed[-1]} over the n-grid (the paper: the later "
+        "after-kernel is better, above 0)")
+    train_errors = np.stack([c["train_error"] for c in cells]).mean(0)
+    sizes = sorted(set(cfg.m_grid) | set(cfg.fixed_m) | set(grid))
+    notes = [f"lr {float(cells[0]['lr']):.4g} (a quarter of the measured critical lr {critical:.4g}); "
+             "mean final training error of the networks by m: "
+             + ", ".join(f"{m}: {e:.3f}" for m, e in zip(sizes, train_errors))]
+    return ClaimResult(
+        claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=statistics,
+        measurements={"errors": {k: v.tolist() for k, v in curves.items()},
+                      "train_error": dict(zip(map(str, sizes), train_errors.tolist()))},
+        config=cfg.as_dict(), protocol=protocol(cfg),
+        figures=[Figure("Fig. 4a: K_n(n), K^F_n(n) and the network (rule c)", _curves(grid, curves, ("NN", "K_n", "K_n_fresh", "ENTK")),
+                        "Mean test error over trials, log-log; the paper (Fig. 4a): K_n(n) and "
+                        "K^F_n(n) track the network, ENTK-init does not."),
+                 Figure(f"Fig. 4b: K_m({cfg.n0}) vs m (rule a, control)", _km_plot(cfg, curves),
+                        "Mean over trials with 95% CIs (t-interval); the control's after-kernels "
+                        "were learnt from shuffled labels."),
+                 Figure("Fig. 4c: data scaling of fixed after-kernels (rule b)", _curves(grid, curves, ("NN", "ENTK", "NTK", *fixed)),
+                        "Mean test error over trials (points) and fitted power laws (lines); the "
+                        "paper's exponents: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_BETA.items()) + ".")],
+        seconds=time.perf_counter() - start, notes=notes)
+
+
+def protocol(cfg: AfterKernelConfig) -> list[str]:
+    p = cfg.protocol
+    sizes = sorted(set(cfg.m_grid) | set(cfg.fixed_m) | set(p.n_grid))
+    lines = [
+        f"{p.task}: networks trained by the exponent claim's base protocol ({training(p)}) on the "
+        f"first m samples, m in {', '.join(map(str, sizes))}; {p.trials} trials, {p.n_test} test points.",
+        f"K_m({cfg.n0}) for m in {', '.join(map(str, cfg.m_grid))}; data scaling over n = "
+        f"{', '.join(map(str, p.n_grid))} for K_m with m in {', '.join(map(str, cfg.fixed_m))} "
+        "(fitted on the first n samples), K_n(n) and K^F_n(n) (n fresh samples).",
+        KERNEL_FIT + " The paper trains kernels by the network's SGD, which after-kernels of a "
+        "larger scale would not survive.",
+        "Statistics: exponents by least squares in log-log on trial means, percentile bootstrap "
+        "over trials (2000 resamples), paired where curves share trials.",
+    ]
+    if cfg.scale != "full":
+        lines.append("Quick scale differs from the paper in the data (XOR-type task instead of "
+                     "CIFAR-5m-bin), the architecture (MLP) and the sizes (m up to 4096, not 1024k).")
+    return lines
+
+
+def _curves(grid, curves, names):
+    return lambda ax: plots.power_laws(ax, grid, {name: curves[name] for name in names})
+
+
+def _km_plot(cfg, curves):
+    def draw(ax):
+        plots.mean_with_ci(ax, cfg.m_grid, curves["K_m_n0"], color="C3", label="after-kernel")
+        plots.mean_with_ci(ax, cfg.m_grid, curves["control_K_m_n0"], color="C7",
+                           label="control: shuffled labels")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(cfg.m_grid, [str(m) for m in cfg.m_grid])
+        ax.set_xlabel("m (samples the network was trained on)")
+        ax.set_ylabel(f"test error of K_m fitted on {cfg.n0}")
+        ax.legend()
+    return draw
+
+
+def quick_tolerance(statistic: str) -> dict:
+    """Exponents and error gaps: 0.02 (absolute); verdicts must not change."""
+    return {"absolute": 0.02}

@@ -1,0 +1,265 @@
+"""Claim: the empirical NTK keeps improving through training, with no phase transition into
+a slower regime [V, Sec. 5, Fig. 5].
+
+Experiment: one network trained by the exponent claim's base protocol on the largest
+training set; K^t is its empirical NTK after t SGD steps, K^t_fit the test error of K^t
+fitted on that whole training set (full-batch GD at the kernel's own stable rate, best over
+a schedule to the ridgeless limit: `kernel_train.early_stopped_error`). Read on log-spaced
+steps until the trial-mean training error falls below 5%, beside the network's and
+ENTK-init's own test error at step t (the latter trained by the same SGD). Also: Fort et
+al.'s kernel distance 1 - <K^t, K^T>_F / (|K^t| |K^T|) to the final kernel, and the relative
+change |K^t - K^0|_F / |K^0|_F; data scaling of K^t at t = 0 and two later times.
+
+Decision (CLAIMS.md, pre-registered), percentile bootstraps over trials: a two-segment
+(hinge) fit of log K^t_fit against log t gives the breakpoint, which ends the early regime;
+the rest is split in two halves in log t, the middle and the late segment.
+  - the late segment's log-log slope is below 0 (`supported`);
+  - the late slope is not significantly flatter than the middle one: late - middle must not
+    be `contradicted` (no slow-down, against Hypothesis 5.1 of Fort et al. / Long);
+  - beta_NN > beta_{K^t} for each sampled t.
+Negative control: the same late slope for a network trained on shuffled labels (whose
+kernel learns nothing about the task) must not come out `supported`.
+
+References:
+  [V] Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
+  deep learning", 2022.
+  Fort et al., "Deep learning versus kernel learning: an empirical study of loss landscape
+  geometry and the time evolution of the neural tangent kernel", NeurIPS 2020.
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntkbench import kernel_train, models, scaling, stats, train
+from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, load_task,
+                                      measured_critical_lr, shared, spec, training)
+from ntkbench.config import ExponentSetting, PhaseConfig
+from ntkbench.kernels import empirical
+from ntkbench.report import plots
+from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.runner import Cell, Runner
+
+CLAIM = "no_phase_transition"
+TITLE = "The empirical NTK keeps improving through training (no phase transition)"
+SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Sec. 5, Fig. 5"
+TIMES = ("t0", "tmid", "tend")
+
+
+def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> dict:
+    p = cfg["protocol"]
+    n = p["n_grid"][-1]
+    task = load_task(p["task"], n, p["n_test"], p["seed"], data_dir)
+    x = np.concatenate([task.x_pool[:n], task.x_test])
+    arch = spec(p["task"], p["width"], p["depth"])
+    key = jax.random.fold_in(jax.random.PRNGKey(p["seed"]), trial)
+    params0 = models.network(arch).init(key, jnp.asarray(x[:1]))["params"]
+    y = task.y_pool[:n]
+    if labels == "shuffled":
+        y = np.asarray(jax.random.permutation(jax.random.fold_in(key, 0), y))
+    steps = kernel_train.schedule(p["steps"], cfg["snapshots"])
+    lr = p["lr_fraction"] * critical
+    shuffle = jax.random.fold_in(key, n)
+    fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:n], y, key=shuffle, lr=lr,
+                        batch_size=p["batch_size"], epochs=-(-p["steps"] // -(-n // p["batch_size"])),
+                        momentum=0.9, eval_x=x, eval_steps=steps, snapshot=True)
+    snapshots = [params0] + [jax.tree.map(lambda a, i=i: a[i], fit.snapshots) for i in range(len(steps))]
+    train_error = np.mean(np.sign(fit.eval_preds[:, :n]) != y, axis=1)
+
+    def fitted(k, m):
+        return kernel_train.early_stopped_error(k[:m, :m], k[n:, :m], task.y_pool[:m], task.y_test)
+
+    k_end = empirical.ntk(arch, snapshots[-1], x[:n])
+    end = int(np.argmax(train_error < cfg["train_error_target"])) if np.any(
+        train_error < cfg["train_error_target"]) else len(steps) - 1
+    mid = int(np.argmin(np.abs(np.log(steps) - np.log(0.3 * steps[end]))))
+    out = {"steps": steps, "train_error": train_error, "k_fit": [], "distance": [], "change": []}
+    k0 = empirical.ntk(arch, params0, x)
+    for i, params in enumerate(snapshots):
+        k = k0 if i == 0 else empirical.ntk(arch, params, x)
+        out["k_fit"].append(fitted(k, n))
+        out["distance"].append(1 - np.sum(k[:n, :n] * k_end) / (np.linalg.norm(k[:n, :n]) * np.linalg.norm(k_end)))
+        out["change"].append(np.linalg.norm(k - k0) / np.linalg.norm(k0))
+        for name, j in zip(TIMES, (0, mid + 1, end + 1)):
+            if i == j and labels == "task":
+                out[f"scaling/{name}"] = [fitted(k, m) for m in p["n_grid"]]
+                out[f"step/{name}"] = 0 if j == 0 else int(steps[j - 1])
+    if labels == "task":
+        entk = kernel_train.sgd_trajectory(k0[:n, :n], k0[n:, :n], y, key=shuffle, lr=lr, momentum=0.9,
+                                           batch_size=p["batch_size"], steps=steps)
+        out["NN"] = kernel_train.zero_one_error(fit.eval_preds[:, n:], task.y_test)
+        out["ENTK"] = kernel_train.zero_one_error(entk, task.y_test)
+    return {k: np.asarray(v) for k, v in out.items()} | {"lr": lr}
+
+
+def kernel_evolution(cfg: dict, trial: int, critical: float, data_dir=None) -> dict:
+    """One trial: K^t along the run on the task's labels, and the shuffled-label control."""
+    task = _run(cfg, trial, critical, "task", data_dir)
+    control = _run(cfg, trial, critical, "shuffled", data_dir)
+    return task | {f"control/{k}": control[k] for k in ("k_fit", "train_error", "distance", "change")}
+
+
+def hinge(log_t, log_e) -> tuple[float, float, float]:
+    """Breakpoint b and slopes before / after of the continuous two-segment least-squares fit
+    log_e = c + s1 min(log_t - b, 0) + s2 max(log_t - b, 0); b ranges over the inner points
+    (three or more on each side)."""
+    best = None
+    for b in log_t[2:-2]:
+        design = np.stack([np.ones_like(log_t), np.minimum(log_t - b, 0), np.maximum(log_t - b, 0)], 1)
+        coef, *_ = np.linalg.lstsq(design, log_e, rcond=None)
+        sse = np.sum((design @ coef - log_e) ** 2)
+        if best is None or sse < best[0]:
+            best = (sse, b, coef[1], coef[2])
+    return best[1], best[2], best[3]
+
+
+def segments(log_t, log_e) -> tuple[float, float]:
+    """Least-squares slopes of the middle and late halves (in log t) after the breakpoint."""
+    b = hinge(log_t, log_e)[0]
+    half = (b + log_t[-1]) / 2
+    middle, late = (log_t >= b) & (log_t <= half), log_t >= half
+    return (np.polyfit(log_t[middle], log_e[middle], 1)[0], np.polyfit(log_t[late], log_e[late], 1)[0])
+
+
+def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
+    start = time.perf_counter()
+    p = cfg.protocol
+    critical = measured_critical_lr(p, runner, data_dir)
+    params = {"snapshots": cfg.snapshots, "train_error_target": cfg.train_error_target, "protocol": shared(p)}
+    cells = runner.map([Cell(f"{CLAIM}.trial/1", kernel_evolution,
+                             dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
+                        for t in range(p.trials)], f"{p.task}/kernel evolution")
+    nn_curves = runner.map(curve_cells(p, ExponentSetting("base"), critical, data_dir),
+                           f"{p.task}/network learning curves")
+    steps = cells[0]["steps"]
+    train_error = np.stack([c["train_error"] for c in cells])
+    below = np.flatnonzero(train_error.mean(0) < cfg.train_error_target)
+    end = int(below[0]) if len(below) else len(steps) - 1
+    window = slice(1, end + 2)  # K^t for t = steps[0] .. steps[end] (index 0 is t = 0)
+    log_t = np.log(steps[:end + 1])
+    k_fit = np.stack([c["k_fit"] for c in cells])
+    control = np.stack([c["control/k_fit"] for c in cells])
+
+    def logged(e):
+        return np.log(scaling.floor_zeros(e, p.n_test)[0])
+
+    statistics = {}
+
+    def add(name, estimate, description, direction=+1):
+        statistics[name] = Statistic(name, estimate, description,
+                                     None if direction is None else stats.verdict(estimate, direction))
+
+    add("breakpoint_step", stats.curve_statistic(lambda e: float(np.exp(hinge(log_t, logged(e))[0])),
+                                                 k_fit[:, window]),
+        "SGD step of the fitted breakpoint (end of the early regime; the paper: about 140 batches)", None)
+    add("slope_before", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[1], k_fit[:, window]),
+        "log-log slope of K^t_fit before the breakpoint", None)
+    add("slope_after", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[2], k_fit[:, window]),
+        "log-log slope of K^t_fit after the breakpoint", None)
+    add("slope_change", stats.curve_statistic(lambda e: np.subtract(*hinge(log_t, logged(e))[:0:-1]),
+                                              k_fit[:, window]),
+        "slope after minus slope before the breakpoint: below 0 when the regime change is the "
+        "onset of improvement, above 0 when it is a slow-down", None)
+    add("late_slope", stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], k_fit[:, window]),
+        "log-log slope of K^t_fit over the late half (in log t) after the breakpoint; the claim: below 0", -1)
+    add("flattening", stats.curve_statistic(lambda e: np.subtract(*segments(log_t, logged(e))[::-1]),
+                                            k_fit[:, window]),
+        "late slope minus middle slope; above 0 means a slow-down (a phase transition): "
+        "the claim needs this not `contradicted`", -1)
+    add("control/shuffled-labels/late_slope",
+        stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], control[:, window]),
+        "negative control: the late slope for a network trained on shuffled labels; must not be supported", -1)
+    nn = scaling.floor_zeros(np.stack([c["NN/best"] for c in nn_curves]), p.n_test)[0]
+    scaling_errors = {}
+    for name in TIMES:
+        e = scaling.floor_zeros(np.stack([c[f"scaling/{name}"] for c in cells]), p.n_test)[0]
+        scaling_errors[name] = e
+        at = ", ".join(sorted({str(int(c[f"step/{name}"])) for c in cells}))
+        add(f"diff/NN-K^{name}", scaling.exponent_difference(p.n_grid, nn, e),
+            f"beta_NN - beta of K^t at t = {at} (per trial); the claim: above 0")
+        add(f"beta/K^{name}", scaling.exponent(p.n_grid, e), f"exponent of K^t at t = {at}", None)
+    add("beta/NN", scaling.exponent(p.n_grid, nn), "exponent of the network (the exponent claim's base cells)", None)
+    series = {k: np.stack([c[k] for c in cells]) for k in ("NN", "ENTK", "distance", "change",
+                                                            "control/distance", "control/change")}
+    notes = [f"analysis window: steps {steps[0]}..{steps[end]} (trial-mean training error first below "
+             f"{cfg.train_error_target:.0%} at step {steps[end]}" + ("" if len(below) else "; never reached, "
+             "so the whole run") + f"); lr {float(cells[0]['lr']):.4g}"]
+    return ClaimResult(
+        claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=statistics,
+        measurements={"steps": steps.tolist(), "window_end": int(steps[end]), "train_error": train_error.tolist(),
+                      "k_fit": k_fit.tolist(), "control_k_fit": control.tolist(),
+                      **{k: v.tolist() for k, v in series.items()},
+                      "scaling": {k: v.tolist() for k, v in scaling_errors.items()}, "NN_curve": nn.tolist()},
+        config=cfg.as_dict(), protocol=protocol(cfg),
+        figures=[Figure("Fig. 5a: test error against training time", _time_plot(steps, end, k_fit, series, control),
+                        "Trial means, log-log, up to the end of the analysis window (dotted line: the "
+                        "fitted breakpoint). K^t_fit: the ENTK at step t fitted on the whole training set."),
+                 Figure("Kernel movement", _movement_plot(steps, series),
+                        "Fort et al.'s distance to the final kernel (at the last step, where it is 0 by "
+                        "definition, not drawn) and the relative Frobenius change from init (trial "
+                        "means; the control's network learnt shuffled labels)."),
+                 Figure("Fig. 5b: data scaling of K^t", _scaling_plot(p.n_grid, nn, scaling_errors),
+                        "Trial means and fitted power laws; the paper: the network scales best.")],
+        seconds=time.perf_counter() - start, notes=notes)
+
+
+def protocol(cfg: PhaseConfig) -> list[str]:
+    p = cfg.protocol
+    lines = [
+        f"{p.task}: one network per trial ({p.trials} trials) trained on n = {p.n_grid[-1]} by the "
+        f"exponent claim's base protocol ({training(p)}); its ENTK at t = 0 and at "
+        f"{cfg.snapshots} log-spaced steps.",
+        "K^t_fit: K^t fitted on the whole training set. " + KERNEL_FIT,
+        "Breakpoint: two-segment continuous least-squares fit in log-log over the window; middle and "
+        "late segments: the two halves in log t after it. Data scaling of K^t at t = 0, about 0.3 x "
+        f"and 1 x the step where that trial's training error falls below {cfg.train_error_target:.0%}, "
+        f"over n = {', '.join(map(str, p.n_grid))}; the network's curve is the exponent claim's.",
+        "Statistics: percentile bootstrap over trials (2000 resamples); breakpoints and segments are "
+        "re-fitted in every resample.",
+    ]
+    if cfg.scale != "full":
+        lines.append("Quick scale differs from the paper in the data (XOR-type task instead of "
+                     "CIFAR-5m-bin), the architecture (MLP) and n (1024, not 64k).")
+    return lines
+
+
+def _time_plot(steps, end, k_fit, series, control):
+    def draw(ax):
+        t = steps[:end + 1]
+        for values, label, color in ((k_fit[:, 1:end + 2], "K^t_fit", "C3"),
+                                     (series["NN"][:, :end + 1], "NN at t", "C0"),
+                                     (series["ENTK"][:, :end + 1], "ENTK-init at t", "C2"),
+                                     (control[:, 1:end + 2], "control K^t_fit (shuffled labels)", "C7")):
+            ax.loglog(t, values.mean(0), "o-", color=color, label=label, markersize=3)
+        ax.axvline(np.exp(hinge(np.log(t), np.log(np.maximum(k_fit[:, 1:end + 2].mean(0), 1e-9)))[0]),
+                   color="C3", linestyle=":")
+        ax.set_xlabel("SGD step t")
+        ax.set_ylabel("test error")
+        ax.legend()
+    return draw
+
+
+def _movement_plot(steps, series):
+    def draw(ax):
+        for key, label, style in (("distance", "kernel distance to the end", "-"),
+                                  ("change", "relative change from init", "--")):
+            ax.loglog(steps[:-1], series[key][:, 1:-1].mean(0), style, color="C3", label=label)
+            ax.loglog(steps[:-1], series[f"control/{key}"][:, 1:-1].mean(0), style, color="C7",
+                      label=f"{label} (control)")
+        ax.set_xlabel("SGD step t")
+        ax.legend()
+    return draw
+
+
+def _scaling_plot(grid, nn, scaling_errors):
+    curves = {"NN": nn} | {f"K^{k}": v for k, v in scaling_errors.items()}
+    return lambda ax: plots.power_laws(ax, grid, curves)
+
+
+def quick_tolerance(statistic: str) -> dict:
+    """The breakpoint step: 50% (relative); slopes, exponents: 0.05 (absolute); verdicts must not change."""
+    return {"relative": 0.5} if statistic == "breakpoint_step" else {"absolute": 0.05}

@@ -1,0 +1,178 @@
+"""The common protocol of [V]: tasks, architectures, and NN / ENTK-init / infinite NTK
+trained alike.
+
+All three models are trained the same way (Sec. 2 of [V]): minibatch SGD with momentum on
+the MSE, labels +-1, the same lr, batch and steps; the kernels as predictors
+sum_i a_i K(x, x_i) (the ENTK without the f(w0, x) term); test error recorded on a
+log-spaced schedule, its minimum being optimal early stopping. The lr is a fraction of the
+measured critical lr of the same SGD on the infinite NTK, so every model trains below the
+kernels' critical rate. Training sets are nested prefixes of one shuffled pool, so one Gram
+matrix serves every n.
+
+References:
+  [V] Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
+  deep learning", 2022.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ntkbench import kernel_train, models, train
+from ntkbench.config import ExponentConfig, ExponentSetting
+from ntkbench.data import images, tasks
+from ntkbench.kernels import empirical, infinite
+from ntkbench.runner import Cell, Runner
+
+MODELS = ("NN", "NTK", "ENTK")
+KERNEL_FIT = ("Kernels are fitted by full-batch heavy-ball GD at lr = n / (2 lambda_max), best test "
+              "error over 30 log-spaced steps up to 100,000 (the ridgeless limit): "
+              "`kernel_train.early_stopped_error`.")
+
+
+def training(cfg: ExponentConfig) -> str:
+    """How the protocol trains a network, in words, for a claim's protocol section."""
+    return (f"depth {cfg.depth}, width {cfg.width}, SGD with momentum 0.9, batch {cfg.batch_size}, "
+            f"{cfg.steps} steps, lr {cfg.lr_fraction} x the measured critical lr of the same SGD on "
+            "the infinite NTK, best test error over the log-spaced schedule")
+
+
+def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir) -> tasks.Task:
+    """The named task's pool (n_pool) and test set; image tasks read `data_dir`."""
+    if name == "xor":
+        return tasks.xor_task(n_pool, n_test, seed=seed)
+    if name == "digits-parity":
+        return tasks.digits_parity(n_test, seed=seed)
+    if name == "svhn-parity":
+        return images.svhn_parity(data_dir, n_pool, n_test, seed=seed)
+    return images.cifar5m_bin(data_dir, n_pool, n_test, seed=seed)
+
+
+def spec(task: str, width: int, depth: int) -> models.Spec:
+    """The task's architecture: Myrtle-`depth` on CIFAR-5m-bin, the 5-layer CNN on
+    SVHN-parity, else a ReLU MLP with `depth` hidden layers."""
+    if task == "cifar5m-bin":
+        return models.myrtle(depth, width)
+    if task == "svhn-parity":
+        return models.cnn5(width)
+    return models.mlp([width] * depth, W_std=2**0.5, b_std=0.1)
+
+
+def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
+    """The largest lr at which SGD with momentum on the infinite NTK stays finite.
+
+    Kernel SGD on coefficients, at n_max, with the protocol's batch size, momentum 0.9 and
+    number of steps; bracketed from the full-batch rate (1 + momentum) / lambda_max(K / n)
+    downward and then bisected in log space. Minibatch kernel SGD diverges well below the
+    full-batch rate (on digits parity at a quarter of the largest per-batch rate), so the
+    rate is measured rather than derived.
+    """
+    n_max = cfg["n_grid"][-1]
+    task = load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
+    k = infinite.kernels(spec(cfg["task"], 1, cfg["depth"]), task.x_pool[:n_max]).ntk
+    y = task.y_pool[:n_max]
+    key = jax.random.PRNGKey(cfg["seed"])
+
+    def stable(lr):
+        preds = kernel_train.sgd_trajectory(k, k[:1], y, key=key, lr=lr, momentum=0.9,
+                                            batch_size=cfg["batch_size"], steps=[cfg["steps"]])
+        return bool(np.all(np.isfinite(preds)) and np.abs(preds).max() < 1e6)
+
+    lr = 1.9 / (np.linalg.eigvalsh(k.astype(np.float64)).max() / n_max)
+    if stable(lr):
+        while stable(2 * lr):
+            lr *= 2
+        lo, hi = lr, 2 * lr
+    else:
+        while not stable(lr / 2):
+            lr /= 2
+        lo, hi = lr / 2, lr
+    for _ in range(bisections):
+        mid = float(np.sqrt(lo * hi))
+        lo, hi = (mid, hi) if stable(mid) else (lo, mid)
+    return {"critical_lr": lo}
+
+
+@functools.lru_cache(maxsize=2)
+def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir):
+    """The task, its inputs (pool[:n_max] then test) and their infinite-NTK Gram.
+
+    The same for every trial and setting of a task: a worker computes them once and its
+    later cells reuse them (loading CIFAR-5m or a Myrtle Gram per cell would dominate).
+    """
+    task = load_task(task_name, n_max, n_test, seed, data_dir)
+    x = np.concatenate([task.x_pool[:n_max], task.x_test])
+    return task, x, infinite.kernels(spec(task_name, 1, depth), x).ntk
+
+
+def learning_curves(cfg: dict, training: dict, trial: int, critical: float, data_dir=None) -> dict:
+    """Best-of-schedule and final test errors of NN, NTK and ENTK-init over the n-grid.
+
+    `training` holds the setting's fields that change training (not its name, nor whether
+    the error is read early-stopped), so settings that train alike share their cells.
+    """
+    s = ExponentSetting("cell", **training)
+    grid, n_max = cfg["n_grid"], cfg["n_grid"][-1]
+    task, x, ntk = task_and_ntk(cfg["task"], n_max, cfg["n_test"], cfg["seed"], cfg["depth"], data_dir)
+    arch = spec(cfg["task"], s.width or cfg["width"], cfg["depth"])
+    grams = {"NTK": ntk}
+    lr = s.lr_factor * cfg["lr_fraction"] * critical
+    net = models.network(arch)
+    key = jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), trial)
+    params0 = net.init(key, jnp.asarray(x[:1]))["params"]
+    grams["ENTK"] = empirical.ntk(arch, params0, x)
+    steps = kernel_train.schedule(cfg["steps"], cfg["eval_points"])
+    out = {m: np.zeros((2, len(grid))) for m in MODELS}
+    diverged = {m: 0 for m in MODELS}
+    for j, n in enumerate(grid):
+        batch = n if s.full_batch else cfg["batch_size"]
+        shuffle = jax.random.fold_in(key, n)
+        epochs = -(-cfg["steps"] // -(-n // batch))
+        fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:n], task.y_pool[:n],
+                            key=shuffle, lr=lr, batch_size=batch, epochs=epochs,
+                            momentum=s.momentum, eval_x=task.x_test, eval_steps=steps)
+        preds = {"NN": fit.eval_preds}
+        for name, k in grams.items():
+            args = (k[:n, :n], k[n_max:, :n], task.y_pool[:n])
+            preds[name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=steps)
+                           if s.full_batch else
+                           kernel_train.sgd_trajectory(*args, key=shuffle, lr=lr, momentum=s.momentum,
+                                                       batch_size=batch, steps=steps))
+        for name, p in preds.items():
+            err = kernel_train.zero_one_error(p, task.y_test)
+            out[name][:, j] = err.min(), err[-1]
+            diverged[name] += not np.all(np.isfinite(p))
+    result = {f"{m}/best": out[m][0] for m in MODELS} | {f"{m}/final": out[m][1] for m in MODELS}
+    return result | {f"{m}/diverged": d for m, d in diverged.items()} | {"lr": lr}
+
+
+def shared(cfg: ExponentConfig) -> dict:
+    """The config's protocol fields, as cells take them (no settings, no scale)."""
+    return {k: v for k, v in cfg.as_dict().items() if k not in ("settings", "scale")}
+
+
+def data_args(data_dir) -> dict:
+    return {"data_dir": str(data_dir)} if data_dir else {}
+
+
+def measured_critical_lr(cfg: ExponentConfig, runner: Runner, data_dir=None) -> float:
+    """`critical_lr` of the config's task, through the store (claims sharing a task share it)."""
+    (found,) = runner.map([Cell("protocol.critical_lr/1", critical_lr,
+                                dict(cfg=shared(cfg), **data_args(data_dir)))],
+                          f"{cfg.task}/critical lr")
+    return float(found["critical_lr"])
+
+
+def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, data_dir=None,
+                n_grid: tuple[int, ...] | None = None) -> list[Cell]:
+    """One `learning_curves` cell per trial of `cfg` in `setting` (on `n_grid` if given)."""
+    training = dict(lr_factor=setting.lr_factor, momentum=setting.momentum,
+                    full_batch=setting.full_batch, width=setting.width)
+    protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
+    return [Cell("protocol.curves/4", learning_curves,
+                 dict(cfg=protocol, training=training, trial=t, critical=critical, **data_args(data_dir)))
+            for t in range(cfg.trials)]

@@ -1,0 +1,42 @@
+"""Drawing pieces the claims' figures share; each draws on a given matplotlib Axes."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from ntkbench import scaling
+
+MODEL_COLORS = {"NN": "C0", "NTK": "C1", "ENTK": "C2"}
+
+
+def colors(names) -> dict:
+    """One color per name: the models keep theirs in every figure, others take the rest."""
+    spare = iter(f"C{i}" for i in range(3, 10))
+    return {n: MODEL_COLORS.get(n) or next(spare) for n in names}
+
+
+def power_laws(ax, ns, curves: dict) -> None:
+    """Trial-mean learning curves (points) and their fitted power laws (lines), log-log;
+    `curves` maps a label to errors of shape (trials, len(ns))."""
+    ns = np.asarray(ns)
+    for (label, errors), color in zip(curves.items(), colors(curves).values()):
+        mean = np.asarray(errors).mean(0)
+        law = scaling.fit(ns, mean)
+        ax.loglog(ns, mean, "o", color=color, label=f"{label} (beta {law.beta:.3f})")
+        ax.loglog(ns, law.a * ns ** -law.beta, "-", color=color, alpha=0.6)
+    ax.set_xlabel("training set size n")
+    ax.set_ylabel("test error")
+    ax.legend()
+
+
+def t_halfwidth(errors) -> np.ndarray:
+    """Half-width of the 95% t-interval of the mean over trials (axis 0)."""
+    errors = np.asarray(errors)
+    return stats.t.ppf(0.975, len(errors) - 1) * errors.std(0, ddof=1) / np.sqrt(len(errors))
+
+
+def mean_with_ci(ax, x, errors, **kwargs) -> None:
+    """Trial means of `errors` (trials, len(x)) with 95% t-interval bars."""
+    errors = np.asarray(errors)
+    ax.errorbar(x, errors.mean(0), yerr=t_halfwidth(errors), fmt="o-", capsize=3, **kwargs)
