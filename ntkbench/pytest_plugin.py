@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ntkbench import baselines, config
+from ntkbench.data.errors import DataError
 from ntkbench.provenance import provenance
 from ntkbench.results import ClaimResult
 from ntkbench.runner import EXECUTORS, Runner
@@ -44,8 +45,12 @@ def pytest_addoption(parser):
     group.addoption("--executor", choices=("auto",) + EXECUTORS, default="auto",
                     help="where sweep cells run: process (a spawn pool, one single-threaded worker "
                          "pinned to each core), local (this process, one cell after another; for "
-                         "debugging and for an accelerator) or auto (default: local when JAX sees "
-                         "a GPU or TPU, else process).")
+                         "debugging and for an accelerator), dask (dask.distributed: the cluster at "
+                         "--dask-scheduler, else a local cluster) or auto (default: local when JAX "
+                         "sees a GPU or TPU, else process).")
+    group.addoption("--dask-scheduler", default=None, metavar="ADDRESS",
+                    help="with --executor=dask: the address of a running dask scheduler, e.g. "
+                         "tcp://10.0.0.5:8786 (default: start a local cluster).")
     group.addoption("--regen-baselines", action="store_true",
                     help="write this run's statistics as the quick-scale baselines.")
     group.addoption("--baselines-dir", default=str(baselines.ROOT),
@@ -77,6 +82,8 @@ def pytest_collection_modifyitems(config, items):
         marker = item.get_closest_marker("claim")
         if marker:
             bench.tests.setdefault(marker.args[0], {})[item.nodeid] = "not run"
+    if bench.tests:
+        bench.prepare()
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +101,7 @@ class Bench:
         cache = config.getoption("cache_dir")
         self.store = Store(cache or None)
         self.runner = Runner(self.store, _executor(config.getoption("executor")),
-                             _TerminalProgress(config))
+                             _TerminalProgress(config), config.getoption("dask_scheduler"))
         self.results: dict[str, ClaimResult] = {}
         self.errors: dict[str, str] = {}
         self.baseline_errors: dict[str, str] = {}
@@ -102,6 +109,27 @@ class Bench:
         self.checks: dict[str, list[baselines.Check]] = {}
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
+
+    def prepare(self) -> None:
+        """Before any claim runs: the report and cache folders are writable and the executor
+        starts, so that a bad folder or an unreachable cluster costs no computation."""
+        folders = [("--report-dir", self.config.getoption("report_dir"))]
+        if self.store.root is not None:
+            folders.append(("--cache-dir", self.store.root))
+        for option, folder in folders:
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                probe = Path(folder) / f".ntkbench-write-test-{os.getpid()}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as err:
+                raise pytest.UsageError(
+                    f"{option} {folder} is not a writable folder ({err.strerror or err}). Pass a "
+                    f"folder you can write to with {option}=PATH; nothing has been computed yet.") from None
+        try:
+            self.runner.start()
+        except RuntimeError as err:
+            raise pytest.UsageError(f"the {self.runner.executor} executor could not start: {err}") from None
 
     def run(self, claim: str) -> ClaimResult:
         """The claim's result at this session's scale, computed on first use."""
@@ -113,6 +141,9 @@ class Bench:
             try:
                 result = module.run(cfg_fn(self.scale), self.runner,
                                     data_dir=self.config.getoption("data_dir"))
+            except DataError as err:
+                self.errors[claim] = str(err)
+                pytest.fail(f"claim {claim} could not be run: {err}", pytrace=False)
             except Exception as err:
                 self.errors[claim] = f"{type(err).__name__}: {err}"
                 raise

@@ -6,7 +6,12 @@ again; each new result is stored the moment it arrives, so a killed run resumes 
 stopped. Executors:
   local    in this process, one cell after another;
   process  a spawn process pool, one worker per core, each pinned to its own core (small
-           JAX programs run faster single-threaded side by side than sharing two cores).
+           JAX programs run faster single-threaded side by side than sharing two cores);
+  dask     dask.distributed (`Client.get_executor()`): a cluster at `scheduler` (e.g. one
+           started by dask-jobqueue on SLURM), or else a LocalCluster of single-threaded
+           worker processes on this machine. A task whose worker dies is retried elsewhere.
+Every cell derives its PRNG keys from its own parameters, so results do not depend on the
+executor or on the order in which cells finish.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any, Callable, Protocol, Sequence
 from ntkbench.store import Store, Value, address
 from ntkbench.worker_init import pin_to_core
 
-EXECUTORS = ("local", "process")
+EXECUTORS = ("local", "process", "dask")
+DASK_RETRIES = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,21 +61,59 @@ def _usable_cores() -> list[int]:
 class Runner:
     """Maps cells through `store` on the chosen executor, reporting progress."""
 
-    def __init__(self, store: Store, executor: str = "local", progress: Progress | None = None):
+    def __init__(self, store: Store, executor: str = "local", progress: Progress | None = None,
+                 scheduler: str | None = None):
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
         self.store = store
         self.executor = executor
         self.progress = progress
+        self.scheduler = scheduler
         self.cell_seconds: list[tuple[str, float]] = []
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: cf.Executor | None = None
+        self._client = None
 
     def close(self) -> None:
-        if self._pool is not None:
+        if isinstance(self._pool, cf.ProcessPoolExecutor):
             self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        self._pool = None
+        if self._client is not None:
+            cluster = self._client.cluster if self.scheduler is None else None
+            self._client.close()
+            if cluster is not None:
+                cluster.close()
+            self._client = None
 
-    def _process_pool(self) -> cf.ProcessPoolExecutor:
+    def start(self) -> None:
+        """Starts the executor now, so that one that cannot start (an unreachable dask
+        scheduler) fails before anything is computed."""
+        if self.executor != "local":
+            self._executor()
+
+    def _dask_executor(self) -> cf.Executor:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise RuntimeError("--executor=dask needs dask.distributed: pip install "
+                               "-c requirements/current.txt -e \".[dask]\"") from None
+        if self.scheduler:
+            try:
+                self._client = Client(self.scheduler, timeout=10)
+            except (OSError, TimeoutError) as err:
+                raise RuntimeError(
+                    f"could not reach the dask scheduler at {self.scheduler} ({err}). Start one "
+                    "(`dask scheduler`, or a dask-jobqueue cluster) and pass its address to "
+                    "--dask-scheduler, or run with --executor=process.") from None
+        else:
+            # dask's nanny starts workers with one BLAS / OpenMP thread each
+            cluster = LocalCluster(n_workers=len(_usable_cores()), threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address=None)
+            self._client = Client(cluster)
+        return self._client.get_executor(retries=DASK_RETRIES, pure=False)
+
+    def _executor(self) -> cf.Executor:
+        if self._pool is None and self.executor == "dask":
+            self._pool = self._dask_executor()
         if self._pool is None:
             cores = _usable_cores()
             ctx = multiprocessing.get_context("spawn")
@@ -100,11 +144,11 @@ class Runner:
             self.progress(label, done, total, time.perf_counter() - start)
 
     def _compute(self, cells, indices):
-        if self.executor == "local" or len(cells) <= 1:
+        if self.executor == "local" or (self.executor == "process" and len(cells) <= 1):
             for i, cell in zip(indices, cells):
                 yield i, _timed(cell.fn, cell.params)
             return
-        pool = self._process_pool()
+        pool = self._executor()
         futures = {pool.submit(_timed, c.fn, c.params): i for i, c in zip(indices, cells)}
         try:
             for future in cf.as_completed(futures):

@@ -59,8 +59,18 @@ def mean_ci(samples, *, seed: int = 0, confidence: float = CONFIDENCE) -> Estima
     return Estimate(mean, float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
-def verdict(estimate: Estimate, direction: int = +1) -> str:
-    """Verdict of the claim `direction * quantity > 0` from the CI of the quantity."""
+MAX_DIVERGED = 0.25
+
+
+def verdict(estimate: Estimate, direction: int = +1, *, diverged: float = 0.0) -> str:
+    """Verdict of the claim `direction * quantity > 0` from the CI of the quantity.
+
+    `diverged` is the largest fraction of diverged runs among the models the quantity
+    compares; above MAX_DIVERGED the comparison says more about the learning rate than about
+    the models, and the verdict is `inconclusive` whatever the CI.
+    """
+    if diverged > MAX_DIVERGED:
+        return INCONCLUSIVE
     low, high = sorted((direction * estimate.low, direction * estimate.high))
     if low > 0:
         return SUPPORTED

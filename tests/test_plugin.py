@@ -61,7 +61,7 @@ def _run(pytester, *args):
 
 @pytest.mark.parametrize("args,fragment", [
     (["--scale=huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
-    (["--executor=threads"], "invalid choice: 'threads' (choose from 'auto', 'local', 'process')"),
+    (["--executor=threads"], "invalid choice: 'threads' (choose from 'auto', 'local', 'process', 'dask')"),
     (["--scale=full", "--regen-baselines"], "--regen-baselines works at --scale=quick only"),
 ])
 def test_bad_options_are_usage_errors(pytester, args, fragment):
@@ -75,6 +75,28 @@ def test_missing_baseline_fails_with_one_paragraph(toy):
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*baseline file*toy.json*does not exist*--regen-baselines*"])
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("option", ["--report-dir", "--cache-dir"])
+def test_unwritable_folder_is_a_usage_error_before_any_computation(toy, option):
+    blocker = toy.path / "a-file"
+    blocker.write_text("")
+    result = _run(toy, f"{option}={blocker / 'sub'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{option} {blocker / 'sub'} is not a writable folder" in result.stderr.str()
+    assert not list(toy.path.rglob("*.npz")) and "ntkbench report" not in result.stdout.str()
+
+
+def test_missing_data_fails_the_claims_tests_with_one_paragraph(toy, monkeypatch):
+    toy.makepyfile(no_data_claim=(
+        "from ntkbench.data.errors import DataError\n"
+        "def run(cfg, runner, data_dir=None):\n"
+        "    raise DataError(f'CIFAR-5m is not in {data_dir}: expected cifar5m_part0.npz ...')\n"))
+    monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "no_data_claim"))
+    result = _run(toy, "--data-dir=/nowhere")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*claim toy could not be run: CIFAR-5m is not in /nowhere*"])
+    assert "Traceback" not in result.stdout.str() and result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def test_regen_then_check_and_report(toy):

@@ -21,3 +21,14 @@ def test_critical_lr_brackets_divergence():
         return bool(np.all(np.isfinite(p)) and np.abs(p).max() < 1e6)
 
     assert finite(lr) and not finite(1.1 * lr)
+
+
+def test_a_nan_producing_learning_rate_is_recorded_as_diverged():
+    from ntkbench.claims.protocol import learning_curves
+
+    cfg = dict(task="xor", n_grid=(32, 64), n_test=20, seed=0, depth=2, width=8, batch_size=16,
+               steps=50, lr_fraction=1.0, eval_points=5)
+    training = dict(lr_factor=1000.0, momentum=0.9, full_batch=False, width=None)
+    out = learning_curves(cfg, training, trial=0, critical=1.0)
+    assert out["NN/diverged"] == 2 and out["NTK/diverged"] == 2 and out["ENTK/diverged"] == 2
+    assert np.all(out["NN/final"] == 1.0)  # a diverged run counts every test point as an error

@@ -37,3 +37,9 @@ def test_curve_statistic_is_paired_and_recomputes_picks_per_resample():
     assert np.allclose([diff.low, diff.value, diff.high], 0.1)  # pairing cancels the noise
     argmin = stats.curve_statistic(lambda u: float(np.argmin(u)), rng.normal(size=(12, 5)))
     assert argmin.low <= argmin.value <= argmin.high and argmin.high > argmin.low
+
+
+def test_too_many_diverged_runs_make_any_verdict_inconclusive():
+    clear = stats.Estimate(1, 0.5, 1.5)
+    assert stats.verdict(clear, diverged=stats.MAX_DIVERGED) == stats.SUPPORTED
+    assert stats.verdict(clear, diverged=0.3) == stats.INCONCLUSIVE

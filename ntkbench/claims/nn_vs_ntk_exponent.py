@@ -55,11 +55,14 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
             zeros = {m: e[1] for m, e in errors.items() if e[1]}
             if zeros:
                 notes.append(f"{label}: zero test errors floored at 1/(2 n_test): {zeros}")
+            runs = cfg.trials * len(cfg.n_grid)
             diverged = {m: sum(int(c[f"{m}/diverged"]) for c in cells) for m in MODELS}
             if any(diverged.values()):
                 notes.append(f"{label}: runs that diverged (non-finite outputs before the last "
-                             f"step; their best error counts only the steps before), of "
-                             f"{cfg.trials * len(cfg.n_grid)} per model: {diverged}")
+                             f"step; their best error counts only the steps before), of {runs} per "
+                             f"model: {diverged}; above {stats.MAX_DIVERGED:.0%} the comparisons "
+                             "involving that model are inconclusive")
+            share = {m: d / runs for m, d in diverged.items()}
             for m in MODELS:
                 est = scaling.exponent(cfg.n_grid, curves[label][m])
                 law = scaling.fit(cfg.n_grid, curves[label][m].mean(0))
@@ -70,12 +73,13 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
                 est = scaling.exponent_difference(cfg.n_grid, curves[label]["NN"], curves[label][k])
                 statistics[f"diff/{label}/NN-{k}"] = Statistic(
                     f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k}, paired over trials",
-                    stats.verdict(est))
+                    stats.verdict(est, diverged=max(share["NN"], share[k])))
             est = scaling.exponent_difference(cfg.n_grid, curves[label]["ENTK"], curves[label]["NTK"])
             statistics[f"control/{label}/ENTK-NTK"] = Statistic(
                 f"control/{label}/ENTK-NTK", est,
                 "negative control: the network replaced by its linearisation (ENTK-init), "
-                "beta_ENTK - beta_NTK; must not be supported", stats.verdict(est))
+                "beta_ENTK - beta_NTK; must not be supported",
+                stats.verdict(est, diverged=max(share["ENTK"], share["NTK"])))
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=statistics,
         measurements={"errors": {k: {m: v.tolist() for m, v in c.items()} for k, c in curves.items()},

@@ -44,8 +44,9 @@ def interior_minimum(curve) -> float:
     return float(min(curve[0], curve[-1]) - np.min(curve[1:-1]))
 
 
-def _statistics(task: str, widths, nn, entk, ntk) -> dict[str, Statistic]:
-    """Statistics of one width sweep; `nn`, `entk` (trials, widths), `ntk` (trials, 1)."""
+def _statistics(task: str, widths, nn, entk, ntk, diverged: dict) -> dict[str, Statistic]:
+    """Statistics of one width sweep; `nn`, `entk` (trials, widths), `ntk` (trials, 1);
+    `diverged` the fraction of each model's runs that diverged."""
     def rank_trend(e):
         return sps.spearmanr(widths, e).statistic
 
@@ -68,8 +69,12 @@ def _statistics(task: str, widths, nn, entk, ntk) -> dict[str, Statistic]:
                   "negative control: statistic (b) of the linearised network (ENTK-init); "
                   "must not be supported"),
     ]
+    involved = {"entk": ("ENTK", "NTK"), "nn_interior_min": ("NN",), "nn_approach": ("NN", "NTK"),
+                "control": ("ENTK",)}
     for s in out:
-        s.verdict = stats.verdict(s.estimate, -1 if s.name.startswith("entk_trend") else +1)
+        models = next(v for k, v in involved.items() if s.name.startswith(k))
+        s.verdict = stats.verdict(s.estimate, -1 if s.name.startswith("entk_trend") else +1,
+                                  diverged=max(diverged[m] for m in models))
     return {s.name: s for s in out}
 
 
@@ -88,7 +93,10 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
                   for m in ("NN", "ENTK", "NTK")}
         ntk = errors["NTK"][:, :1]
         curves[task] = {"NN": errors["NN"], "ENTK": errors["ENTK"], "NTK": ntk}
-        statistics |= _statistics(task, np.asarray(cfg.widths), errors["NN"], errors["ENTK"], ntk)
+        runs = len(cfg.widths) * p.trials
+        diverged = {m: sum(int(t[f"{m}/diverged"]) for w in by_width for t in w) for m in ("NN", "ENTK", "NTK")}
+        statistics |= _statistics(task, np.asarray(cfg.widths), errors["NN"], errors["ENTK"], ntk,
+                                  {m: d / runs for m, d in diverged.items()})
         gap = [stats.curve_statistic(lambda e, k: e[0] - k[0], errors["ENTK"][:, i:i + 1], ntk)
                for i in range(len(cfg.widths))]
         close = [w for w, g in zip(cfg.widths, gap) if g.low <= 0 <= g.high]
@@ -99,9 +107,9 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
                      f"critical lr {critical:.4g}); the NN is best at width "
                      f"{cfg.widths[int(np.argmin(errors['NN'].mean(0)))]}; ENTK-init approaches "
                      f"the infinite NTK and is {reach}")
-        diverged = {m: sum(int(t[f"{m}/diverged"]) for w in by_width for t in w) for m in ("NN", "ENTK")}
         if any(diverged.values()):
-            notes.append(f"{task}: diverged runs of {len(cfg.widths) * p.trials} per model: {diverged}")
+            notes.append(f"{task}: diverged runs of {runs} per model: {diverged}; above "
+                         f"{stats.MAX_DIVERGED:.0%} the decisions involving that model are inconclusive")
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=statistics,
         measurements={"widths": {c.protocol.task: list(c.widths) for c in cfgs},

@@ -1,0 +1,72 @@
+"""Executors: the same cells give bit-identical results in-process, on the process pool and
+on dask.distributed (a LocalCluster on 127.0.0.1, two worker processes, no dashboard); a
+dask task whose worker dies is retried; a cluster that cannot be reached is one message."""
+
+import os
+import sys
+
+import cloudpickle
+import jax
+import numpy as np
+import pytest
+
+from ntkbench import models, train
+from ntkbench.runner import Cell, Runner
+from ntkbench.store import Store
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # dask workers cannot import tests/
+
+
+def tiny_training(seed: int) -> dict:
+    """A short SGD run whose keys derive from the cell's own parameters."""
+    spec = models.mlp([16])
+    key = jax.random.fold_in(jax.random.PRNGKey(0), seed)
+    x = np.asarray(jax.random.normal(key, (32, 3)))
+    params = models.network(spec).init(key, x[:1])["params"]
+    fit = train.fit_mse(spec, params, x, np.sign(x[:, 0]), key=key, lr=0.1, batch_size=8, epochs=5,
+                        momentum=0.9, eval_x=x, eval_steps=[20])
+    return {"preds": fit.eval_preds[0]}
+
+
+def dies_once(marker: str) -> dict:
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return {"pid": np.int64(os.getpid())}
+
+
+def _cells():
+    return [Cell("test.tiny_training/1", tiny_training, {"seed": s}) for s in range(4)]
+
+
+@pytest.fixture(scope="module")
+def dask_runner():
+    runner = Runner(Store(None), "dask")
+    runner.start()
+    yield runner
+    runner.close()
+
+
+def test_results_are_bit_identical_across_executors(dask_runner):
+    local = Runner(Store(None)).map(_cells(), "local")
+    pool = Runner(Store(None), "process")
+    try:
+        pooled = pool.map(_cells(), "process")
+    finally:
+        pool.close()
+    distributed = dask_runner.map(_cells(), "dask")
+    for a, b, c in zip(local, pooled, distributed):
+        np.testing.assert_array_equal(a["preds"], b["preds"])
+        np.testing.assert_array_equal(a["preds"], c["preds"])
+
+
+def test_a_task_whose_worker_dies_is_retried(dask_runner, tmp_path):
+    marker = tmp_path / "died"
+    (result,) = dask_runner.map([Cell("test.dies_once/1", dies_once, {"marker": str(marker)})], "dies")
+    assert marker.exists() and int(result["pid"]) != os.getpid()
+
+
+def test_unreachable_scheduler_is_one_clear_error():
+    runner = Runner(Store(None), "dask", scheduler="tcp://127.0.0.1:9")
+    with pytest.raises(RuntimeError, match="could not reach the dask scheduler at tcp://127.0.0.1:9.*--executor=process"):
+        runner.start()
