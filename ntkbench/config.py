@@ -194,3 +194,62 @@ def no_phase_transition(scale: str) -> PhaseConfig:
     if check_scale(scale) == "full":
         return PhaseConfig(scale, ExponentConfig(scale, "cifar5m-bin", BASE, **FULL_MYRTLE))
     return PhaseConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_MLP))
+
+
+@dataclasses.dataclass(frozen=True)
+class PracticalConfig:
+    """The kernel regime's benefits vs width and depth [W]: (a) kernel movement, (b) Gauss-
+    Newton vs gradient descent, (c) forgetting on two tasks in sequence, (d) uncertainty.
+
+    ReLU MLPs (W_std sqrt 2, b_std 0.1) on teacher tasks y = sign(w . x) (d: tanh(2 w . x)
+    plus noise), x ~ N(0, I_dim), trained by SGD with momentum 0.9 at lr = `lr_scale` /
+    lambda_max(K0 / n) of each network's own ENTK at init.
+    """
+
+    scale: str
+    seeds: int
+    dim: int
+    n_test: int
+    lr_scale: float
+    batch_size: int
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    n_movement: int
+    steps_movement: int
+    kernel_regime_change: float
+    lazy_lr_factor: float
+    depth_gn: int
+    widths_gn: tuple[int, ...]
+    n_gn: int
+    loss_target: float
+    gn_damping: float
+    lazy_scale: float
+    max_gn_steps: int
+    max_gd_steps: int
+    widths_cl: tuple[int, ...]
+    n_cl: int
+    steps_cl: tuple[int, int]
+    widths_uq: tuple[int, ...]
+    n_uq: int
+    steps_uq: int
+    noise_uq: float
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def practical_limits(scale: str) -> PracticalConfig:
+    """Quick: widths up to 512 (MLPs of 16 layers of 512 take 17 s per run on one core);
+    full: up to 4096 and depth 32, a GPU job."""
+    common = dict(dim=20, n_test=1000, lr_scale=0.3, batch_size=32, kernel_regime_change=0.1,
+                  lazy_lr_factor=0.01, depth_gn=4, n_gn=64, loss_target=1e-3, gn_damping=1e-4, lazy_scale=100.0,
+                  max_gn_steps=50,
+                  max_gd_steps=2000, n_cl=256, steps_cl=(100, 1000), n_uq=128, steps_uq=1000,
+                  noise_uq=0.1, n_movement=256, steps_movement=500)
+    if check_scale(scale) == "full":
+        wide = (16, 64, 256, 1024, 4096)
+        return PracticalConfig(scale, seeds=8, depths=(2, 4, 8, 16, 32), widths=wide, widths_gn=wide,
+                               widths_cl=wide, widths_uq=wide, **common)
+    return PracticalConfig(scale, seeds=5, depths=(2, 4, 8, 16), widths=(16, 64, 256, 512),
+                           widths_gn=(16, 64, 256, 512), widths_cl=(16, 64, 256, 512),
+                           widths_uq=(16, 64, 256, 512), **common)

@@ -22,11 +22,12 @@ from ntkbench.runner import EXECUTORS, Runner
 from ntkbench.stats import SUPPORTED
 from ntkbench.store import Store
 
-CLAIMS = {  # in the order of the report: [V]'s claims as the paper makes them, then [I]
+CLAIMS = {  # in the order of the report: [V]'s claims as the paper makes them, [W], [I]
     "nn_vs_ntk_exponent": (config.nn_vs_ntk_exponent, "ntkbench.claims.nn_vs_ntk_exponent"),
     "width_deterioration": (config.width_deterioration, "ntkbench.claims.width_deterioration"),
     "after_kernel": (config.after_kernel, "ntkbench.claims.after_kernel"),
     "no_phase_transition": (config.no_phase_transition, "ntkbench.claims.no_phase_transition"),
+    "practical_limits": (config.practical_limits, "ntkbench.claims.practical_limits"),
     "nn_vs_ntk_rmse": (config.nn_vs_ntk_rmse, "ntkbench.claims.nn_vs_ntk_rmse"),
 }
 BENCH = pytest.StashKey["Bench"]()

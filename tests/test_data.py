@@ -111,3 +111,13 @@ def test_digits_parity():
 
 def test_nested_grid():
     assert tasks.nested_grid(32, 1024, 6) == [32, 64, 128, 256, 512, 1024]
+
+
+def test_teacher_tasks_are_reproducible_balanced_and_independent():
+    a = tasks.teacher_task(200, 50, teacher=0, seed=3)
+    b = tasks.teacher_task(200, 50, teacher=1, seed=3)
+    assert set(np.unique(a.y_pool)) == {-1.0, 1.0} and 0.35 < np.mean(a.y_pool > 0) < 0.65
+    np.testing.assert_array_equal(a.x_pool, tasks.teacher_task(200, 50, teacher=0, seed=3).x_pool)
+    assert not np.allclose(a.x_pool, b.x_pool)  # each task draws its own samples
+    smooth = tasks.teacher_task(200, 50, seed=3, noise=0.1, link=np.tanh)
+    assert np.all(np.abs(smooth.y_pool) < 1.6) and len(np.unique(smooth.y_pool)) == 200

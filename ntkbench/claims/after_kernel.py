@@ -187,9 +187,7 @@ def _km_plot(cfg, curves):
         plots.mean_with_ci(ax, cfg.m_grid, curves["K_m_n0"], color="C3", label="after-kernel")
         plots.mean_with_ci(ax, cfg.m_grid, curves["control_K_m_n0"], color="C7",
                            label="control: shuffled labels")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(cfg.m_grid, [str(m) for m in cfg.m_grid])
-        ax.set_xlabel("m (samples the network was trained on)")
+        plots.width_axis(ax, cfg.m_grid, "m (samples the network was trained on)")
         ax.set_ylabel(f"test error of K_m fitted on {cfg.n0}")
         ax.legend()
     return draw

@@ -143,9 +143,7 @@ def _width_plot(widths, curve):
         k, half = curve["NTK"][:, 0], float(plots.t_halfwidth(curve["NTK"][:, 0]))
         ax.axhline(k.mean(), color="C1", label="infinite NTK")
         ax.axhspan(k.mean() - half, k.mean() + half, color="C1", alpha=0.2)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(widths, [str(w) for w in widths])
-        ax.set_xlabel("width")
+        plots.width_axis(ax, widths)
         ax.set_ylabel("test error")
         ax.legend()
     return draw

@@ -37,6 +37,19 @@ def xor_task(n_pool: int, n_test: int, dim: int = 20, seed: int = 0) -> Task:
     return Task(f"xor-d{dim}", x[:n_pool], y[:n_pool], x[n_pool:], y[n_pool:])
 
 
+def teacher_task(n_pool: int, n_test: int, dim: int = 20, teacher: int = 0, seed: int = 0,
+                 noise: float = 0.0, link=np.sign) -> Task:
+    """y = link(w_k . x) + noise with x ~ N(0, I_dim), w_k the `teacher`-th of `dim` fixed
+    orthonormal directions (teachers 0 and 1 give two unrelated tasks on one input
+    distribution, each with its own samples); `link` np.sign gives +-1 labels, np.tanh a smooth regression target."""
+    directions = np.linalg.qr(np.random.default_rng(12345).normal(size=(dim, dim)))[0]
+    rng = np.random.default_rng([seed, teacher])
+    x = rng.normal(size=(n_pool + n_test, dim)).astype(np.float32)
+    y = link(x @ directions[:, teacher]) + noise * rng.normal(size=len(x))
+    y = y.astype(np.float32)
+    return Task(f"teacher{teacher}-d{dim}", x[:n_pool], y[:n_pool], x[n_pool:], y[n_pool:])
+
+
 def digits_parity(n_test: int = 773, seed: int = 0) -> Task:
     """Parity of the handwritten digit (sklearn's bundled 8x8 digits), +1 for odd.
 

@@ -40,3 +40,10 @@ def mean_with_ci(ax, x, errors, **kwargs) -> None:
     """Trial means of `errors` (trials, len(x)) with 95% t-interval bars."""
     errors = np.asarray(errors)
     ax.errorbar(x, errors.mean(0), yerr=t_halfwidth(errors), fmt="o-", capsize=3, **kwargs)
+
+
+def width_axis(ax, values, label: str = "width") -> None:
+    """A log2 x axis ticked at `values` with their plain numbers."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(values), [str(v) for v in values])
+    ax.set_xlabel(label)
