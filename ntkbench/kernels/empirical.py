@@ -32,7 +32,7 @@ def ntk(spec: Spec, params, x1, x2=None, *, block: int = 256) -> np.ndarray:
     """ENTK Gram block (n1, n2) of `models.network(spec)` at `params` (float32)."""
     spec = tuple(spec)
     if all(isinstance(layer, (Dense, Relu, Flatten)) for layer in spec):
-        return _mlp_ntk(spec, params, x1, x2)
+        return _mlp_ntk(spec, params, x1, x2, block)
     return jacobian_ntk(spec, params, x1, x2, block=block)
 
 
@@ -69,9 +69,18 @@ def _mlp_gram(spec: Spec, factors1, factors2):
     return out
 
 
-def _mlp_ntk(spec: Spec, params, x1, x2=None) -> np.ndarray:
-    f1 = _mlp_factors(spec, params, jnp.asarray(x1, jnp.float32))
-    f2 = f1 if x2 is None else _mlp_factors(spec, params, jnp.asarray(x2, jnp.float32))
+def _blocked_factors(spec: Spec, params, x, block: int):
+    """`_mlp_factors` a block of rows at a time (jax 0.4.25's CPU backend returned wrong
+    sensitivities for a batch of 1000 inputs at once, right ones for 513)."""
+    x = np.asarray(x, np.float32)
+    parts = [_mlp_factors(spec, params, jnp.asarray(x[i:i + block])) for i in range(0, len(x), block)]
+    return tuple([jnp.concatenate([p[k][layer] for p in parts]) for layer in range(len(parts[0][k]))]
+                 for k in range(2))
+
+
+def _mlp_ntk(spec: Spec, params, x1, x2=None, block: int = 256) -> np.ndarray:
+    f1 = _blocked_factors(spec, params, x1, block)
+    f2 = f1 if x2 is None else _blocked_factors(spec, params, x2, block)
     return np.asarray(_mlp_gram(spec, f1, f2))
 
 

@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import neural_tangents as nt
 import numpy as np
 import pytest
-from neural_tangents import stax
 
 from ntkbench import models
 from ntkbench._compat import x64
 from ntkbench.kernels import empirical, infinite
+from ntkbench.kernels.nt_twin import stax_twin
 
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-10}
 SPECS = {
@@ -23,25 +23,6 @@ SPECS = {
                                models.Dense(1, 1.0, 0.5)), (4, 4, 2)),
 }
 SIZES = {"myrtle5-32x32": (3, 2)}
-
-
-def stax_twin(spec):
-    layers = []
-    for layer in spec:
-        if isinstance(layer, models.Dense):
-            layers.append(stax.Dense(layer.width, layer.W_std, layer.b_std, parameterization="ntk"))
-        elif isinstance(layer, models.Conv):
-            layers.append(stax.Conv(layer.width, (3, 3), padding="SAME", W_std=layer.W_std,
-                                    b_std=layer.b_std, parameterization="ntk"))
-        elif isinstance(layer, models.Relu):
-            layers.append(stax.Relu())
-        elif isinstance(layer, models.AvgPool):
-            layers.append(stax.AvgPool((2, 2), strides=(2, 2)))
-        elif isinstance(layer, models.GlobalAvgPool):
-            layers.append(stax.GlobalAvgPool())
-        else:
-            layers.append(stax.Flatten())
-    return stax.serial(*layers)
 
 
 def _points(name, seed=0):
@@ -72,6 +53,8 @@ ENTK_SPECS = {
     "mlp-64": (models.mlp([64], W_std=1.2, b_std=0.3), (15,)),
     # batches of 64+ inputs: jax 0.4.25's jacrev got these wrong, so the ENTK uses vmap(grad)
     "mlp-256x2-150pts": (models.mlp([256, 256], W_std=2**0.5, b_std=0.1), (20,)),
+    # 1000 inputs at once: jax 0.4.25 got the layerwise factors wrong, so they go in blocks
+    "mlp-512x2-1000pts": (models.mlp([512, 512], W_std=2**0.5, b_std=0.1), (20,)),
     "mlp-32-48": (models.mlp([32, 48], W_std=1.2, b_std=0.3), (15,)),
     "conv-pool-flatten": ((models.Conv(16, 1.3, 0.2), models.Relu(), models.AvgPool(),
                            models.Conv(8, 1.1, 0.3), models.Relu(), models.Flatten(),
@@ -85,7 +68,7 @@ def test_entk_matches_empirical_ntk_fn(name):
     spec, shape = ENTK_SPECS[name]
     net = models.network(spec)
     rng = np.random.default_rng(1)
-    n1, n2 = (150, 70) if name.endswith("pts") else (9, 5)
+    n1, n2 = {"150pts": (150, 70), "1000pts": (1000, 30)}.get(name.rsplit("-", 1)[-1], (9, 5))
     x1, x2 = rng.normal(size=(n1,) + shape).astype(np.float32), rng.normal(size=(n2,) + shape).astype(np.float32)
     params = net.init(jax.random.PRNGKey(0), jnp.asarray(x1))["params"]
     f = lambda p, x: net.apply({"params": p}, x)

@@ -1,0 +1,31 @@
+"""A spec's twin in neural-tangents' `stax`, for the oracle tests and benchmarks.
+
+neural-tangents runs only in the oracle environment (jax 0.4.25); it is imported when a
+twin is built, never when this module is.
+"""
+
+from __future__ import annotations
+
+from ntkbench import models
+
+
+def stax_twin(spec: models.Spec):
+    """(init_fn, apply_fn, kernel_fn) of the same architecture in NTK parameterization."""
+    from neural_tangents import stax
+
+    layers = []
+    for layer in spec:
+        if isinstance(layer, models.Dense):
+            layers.append(stax.Dense(layer.width, layer.W_std, layer.b_std, parameterization="ntk"))
+        elif isinstance(layer, models.Conv):
+            layers.append(stax.Conv(layer.width, (3, 3), padding="SAME", W_std=layer.W_std,
+                                    b_std=layer.b_std, parameterization="ntk"))
+        elif isinstance(layer, models.Relu):
+            layers.append(stax.Relu())
+        elif isinstance(layer, models.AvgPool):
+            layers.append(stax.AvgPool((2, 2), strides=(2, 2)))
+        elif isinstance(layer, models.GlobalAvgPool):
+            layers.append(stax.GlobalAvgPool())
+        else:
+            layers.append(stax.Flatten())
+    return stax.serial(*layers)
