@@ -405,8 +405,10 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
         measurements=measurements, config=c, protocol=protocol(cfg),
         figures=[Figure("a: ENTK relative change in training vs width, per depth",
                         _movement_plot(cfg, change[:, :n_main], statistics),
-                        "Trial means with 95% CIs; dashed: the fitted law, extended to the width where "
-                        f"it reaches {cfg.kernel_regime_change:.0%} (the kernel regime's level)."),
+                        "Geometric means over seeds with 95% CIs (t-intervals in log space); dashed: "
+                        "from the widest width to the width where the fitted law reaches "
+                        f"{cfg.kernel_regime_change:.0%} (the kernel regime's level). Networks that did "
+                        "not train (see Notes) are drawn but left out of the fit."),
                  Figure("a: smallest eigenvalue of the ENTK Gram at init over the infinite NTK's",
                         _spectrum_plot(cfg, grid(moved, "lambda_min")[:, :n_main],
                                        grid(moved, "lambda_min_inf")[:, :n_main]),
@@ -451,10 +453,12 @@ def protocol(cfg: PracticalConfig) -> list[str]:
 def _movement_plot(cfg, change, statistics):
     def draw(ax):
         for i, d in enumerate(cfg.depths):
-            block = change[:, i * len(cfg.widths):(i + 1) * len(cfg.widths)]
-            plots.mean_with_ci(ax, cfg.widths, block, color=f"C{i}", label=f"depth {d}")
+            logs = np.log(change[:, i * len(cfg.widths):(i + 1) * len(cfg.widths)])
+            centre, half = np.exp(logs.mean(0)), plots.t_halfwidth(logs)
+            ax.errorbar(cfg.widths, centre, yerr=[centre - centre * np.exp(-half), centre * np.exp(half) - centre],
+                        fmt="o-", capsize=3, color=f"C{i}", label=f"depth {d}")
             reach = 10 ** statistics[f"a/kernel_regime_width/depth-{d}"].estimate.value
-            ax.plot([cfg.widths[-1], reach], [block.mean(0)[-1], cfg.kernel_regime_change], "--",
+            ax.plot([cfg.widths[-1], reach], [centre[-1], cfg.kernel_regime_change], "--",
                     color=f"C{i}", alpha=0.6)
         ax.axhline(cfg.kernel_regime_change, color="grey", linewidth=0.8)
         ax.set_xscale("log")
