@@ -17,8 +17,13 @@ def check_scale(scale: str) -> str:
     return scale
 
 
+class _Config:
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 @dataclasses.dataclass(frozen=True)
-class RmseConfig:
+class RmseConfig(_Config):
     """NN vs NTK regression RMSE on data drawn from the NTKB1 Gaussian process [I]."""
 
     scale: str
@@ -30,9 +35,6 @@ class RmseConfig:
     data_seed: int = 11342
     init_seed: int = 0
     control_seed: int = 1
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def nn_vs_ntk_rmse(scale: str) -> RmseConfig:
@@ -54,7 +56,7 @@ class ExponentSetting:
 
 
 @dataclasses.dataclass(frozen=True)
-class ExponentConfig:
+class ExponentConfig(_Config):
     """NN vs NTK data-scaling exponents [V Sec. 3]: one task, its settings, the shared protocol.
 
     The learning rate is `lr_fraction` of the critical rate of the same SGD on the infinite
@@ -75,9 +77,6 @@ class ExponentConfig:
     lr_fraction: float = 0.25
     eval_points: int = 12
     seed: int = 0
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 EXPONENT_ABLATIONS = (
@@ -114,7 +113,7 @@ def nn_vs_ntk_exponent(scale: str) -> tuple[ExponentConfig, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class WidthConfig:
+class WidthConfig(_Config):
     """Test error vs width at one training-set size n [V Fig. 2b, 2c].
 
     `protocol` is the exponent claim's base protocol for the task (lr rule, batch, steps,
@@ -125,9 +124,6 @@ class WidthConfig:
     protocol: ExponentConfig
     n: int
     widths: tuple[int, ...]
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def width_deterioration(scale: str) -> tuple[WidthConfig, ...]:
@@ -144,7 +140,7 @@ def width_deterioration(scale: str) -> tuple[WidthConfig, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class AfterKernelConfig:
+class AfterKernelConfig(_Config):
     """After-kernels K_m (the ENTK of the network trained on m samples) [V Sec. 4, Fig. 4].
 
     The networks are trained by the exponent claim's base `protocol`; K_m(n0) is read for
@@ -158,9 +154,6 @@ class AfterKernelConfig:
     n0: int
     fixed_m: tuple[int, ...]
 
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def after_kernel(scale: str) -> AfterKernelConfig:
     if check_scale(scale) == "full":
@@ -172,7 +165,7 @@ def after_kernel(scale: str) -> AfterKernelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class PhaseConfig:
+class PhaseConfig(_Config):
     """The ENTK K^t along one training run on the protocol's largest n [V Sec. 5, Fig. 5].
 
     `snapshots` log-spaced steps up to the protocol's steps; the analysis runs to the first
@@ -184,9 +177,6 @@ class PhaseConfig:
     snapshots: int = 30
     train_error_target: float = 0.05
 
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def no_phase_transition(scale: str) -> PhaseConfig:
     """Full: 8000 training samples, not the paper's 64k: the Myrtle ENTK Gram of 64k + 10k
@@ -197,7 +187,7 @@ def no_phase_transition(scale: str) -> PhaseConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class PracticalConfig:
+class PracticalConfig(_Config):
     """The kernel regime's benefits vs width and depth [W]: (a) kernel movement, (b) Gauss-
     Newton vs gradient descent, (c) forgetting on two tasks in sequence, (d) uncertainty.
 
@@ -233,9 +223,6 @@ class PracticalConfig:
     n_uq: int
     steps_uq: int
     noise_uq: float
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def practical_limits(scale: str) -> PracticalConfig:

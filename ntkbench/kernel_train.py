@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ntkbench.train import epoch_batches
+from ntkbench.train import epoch_batches, epochs_for, steps_per_epoch
 
 
 def schedule(steps: int, points: int) -> np.ndarray:
@@ -100,9 +100,8 @@ def sgd_trajectory(k_train, k_eval_train, y, *, key, lr: float, momentum: float,
     """Minibatch SGD on the coefficients (Keras-style epochs, as the network is trained);
     predictions on the evaluation points after each of `steps` steps, (len(steps), m)."""
     steps = np.asarray(steps)
-    per_epoch = -(-len(y) // batch_size)
-    epochs = -(-int(steps[-1]) // per_epoch)
-    eval_mask = np.zeros(epochs * per_epoch + 1, bool)
+    epochs = epochs_for(int(steps[-1]), len(y), batch_size)
+    eval_mask = np.zeros(epochs * steps_per_epoch(len(y), batch_size) + 1, bool)
     eval_mask[steps - 1] = True
     preds = _sgd(float(momentum), jnp.asarray(k_train, jnp.float32),
                  jnp.asarray(k_eval_train, jnp.float32), jnp.asarray(y, jnp.float32),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from ntkbench.stats import Estimate
+from ntkbench.stats import Estimate, verdict
 
 
 @dataclasses.dataclass
@@ -23,6 +23,16 @@ class Statistic:
         if self.verdict is not None:
             out["verdict"] = self.verdict
         return out
+
+
+class Statistics(dict):
+    """A claim's statistics by name."""
+
+    def add(self, name: str, estimate: Estimate, description: str, direction: int | None = +1) -> None:
+        """Records a statistic; with a `direction` (+1 or -1) it decides the claim
+        `direction * quantity > 0` and gets a verdict, with None it is only measured."""
+        self[name] = Statistic(name, estimate, description,
+                               None if direction is None else verdict(estimate, direction))
 
 
 @dataclasses.dataclass

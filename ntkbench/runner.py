@@ -111,17 +111,19 @@ class Runner:
             self._client = Client(cluster)
         return self._client.get_executor(retries=DASK_RETRIES, pure=False)
 
+    def _process_pool(self) -> cf.Executor:
+        cores = _usable_cores()
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        for core in cores:
+            queue.put(core)
+        return cf.ProcessPoolExecutor(len(cores), mp_context=ctx, initializer=pin_to_core,
+                                      initargs=(queue,))
+
     def _executor(self) -> cf.Executor:
-        if self._pool is None and self.executor == "dask":
-            self._pool = self._dask_executor()
+        """The pool of this runner's executor, started on first use."""
         if self._pool is None:
-            cores = _usable_cores()
-            ctx = multiprocessing.get_context("spawn")
-            queue = ctx.Queue()
-            for core in cores:
-                queue.put(core)
-            self._pool = cf.ProcessPoolExecutor(len(cores), mp_context=ctx,
-                                                initializer=pin_to_core, initargs=(queue,))
+            self._pool = self._dask_executor() if self.executor == "dask" else self._process_pool()
         return self._pool
 
     def map(self, cells: Sequence[Cell], label: str) -> list[Value]:

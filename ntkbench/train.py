@@ -26,9 +26,18 @@ class FitResult(NamedTuple):
     snapshots: dict | None = None
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return -(-n // batch_size)
+
+
+def epochs_for(steps: int, n: int, batch_size: int) -> int:
+    """The fewest epochs of n samples that hold `steps` steps of `batch_size`."""
+    return -(-steps // steps_per_epoch(n, batch_size))
+
+
 def epoch_batches(key, n: int, batch_size: int):
     """Indices (steps, batch) of one shuffled epoch and a mask of the real entries."""
-    steps = -(-n // batch_size)
+    steps = steps_per_epoch(n, batch_size)
     perm = jax.random.permutation(key, n)
     idx = jnp.concatenate([perm, jnp.zeros(steps * batch_size - n, perm.dtype)])
     mask = (jnp.arange(steps * batch_size) < n).astype(jnp.float32)
@@ -80,7 +89,7 @@ def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, 
     `snapshot`, `snapshots` holds the parameters after each of them (leading axis the steps).
     """
     x = jnp.asarray(x, jnp.float32)
-    steps = epochs * -(-x.shape[0] // batch_size)
+    steps = epochs * steps_per_epoch(x.shape[0], batch_size)
     eval_steps = np.asarray(eval_steps, int)
     if np.any(eval_steps < 1) or np.any(eval_steps > steps) or np.any(np.diff(eval_steps) <= 0):
         raise ValueError(f"eval_steps must increase within 1..{steps} (epochs x steps per epoch)")

@@ -37,7 +37,7 @@ from ntkbench.claims.protocol import (KERNEL_FIT, data_args, load_task, measured
 from ntkbench.config import AfterKernelConfig
 from ntkbench.kernels import empirical, infinite
 from ntkbench.report import plots
-from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell, Runner
 
 CLAIM = "after_kernel"
@@ -73,7 +73,7 @@ def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict
     def trained(m, labels):
         fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:m], labels[:m],
                             key=jax.random.fold_in(key, m), lr=lr, batch_size=p["batch_size"],
-                            epochs=-(-p["steps"] // -(-m // p["batch_size"])), momentum=0.9,
+                            epochs=train.epochs_for(p["steps"], m, p["batch_size"]), momentum=0.9,
                             eval_x=task.x_test, eval_steps=steps)
         train_error = np.mean(np.sign(net.apply({"params": fit.params}, task.x_pool[:m])) != labels[:m])
         return fit, empirical.ntk(arch, fit.params, x), float(train_error)
@@ -110,29 +110,25 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]
               for name in cells[0] if name not in ("lr", "train_error", "seconds")}
     grid, fixed = p.n_grid, [f"K_{m}" for m in cfg.fixed_m]
-    statistics = {}
+    statistics = Statistics()
 
-    def add(name, estimate, description, direction=+1):
-        statistics[name] = Statistic(name, estimate, description,
-                                     None if direction is None else stats.verdict(estimate, direction))
-
-    add("km_n0_decay", scaling.exponent(cfg.m_grid, curves["K_m_n0"]),
+    statistics.add("km_n0_decay", scaling.exponent(cfg.m_grid, curves["K_m_n0"]),
         f"(a) exponent of K_m({cfg.n0}) in m (error ~ m^-exponent); the claim: above 0")
     for name in fixed:
-        add(f"diff/NN-{name}", scaling.exponent_difference(grid, curves["NN"], curves[name]),
+        statistics.add(f"diff/NN-{name}", scaling.exponent_difference(grid, curves["NN"], curves[name]),
             f"(b) beta_NN - beta_{name}; the claim: above 0")
-    add("kn_tracks_nn", stats.curve_statistic(
+    statistics.add("kn_tracks_nn", stats.curve_statistic(
         lambda nn, e, kn: np.mean(np.abs(e - nn)) - np.mean(np.abs(kn - nn)),
         curves["NN"], curves["ENTK"], curves["K_n"]),
         "(c) mean over n of |ENTK-init(n) - NN(n)| - |K_n(n) - NN(n)|; the claim: above 0")
-    add("control/shuffled-labels/km_n0_decay", scaling.exponent(cfg.m_grid, curves["control_K_m_n0"]),
+    statistics.add("control/shuffled-labels/km_n0_decay", scaling.exponent(cfg.m_grid, curves["control_K_m_n0"]),
         "negative control: statistic (a) for after-kernels of networks trained on shuffled "
         "labels; must not be supported")
     for name in ("NN", "ENTK", "NTK", "K_n", "K_n_fresh", *fixed):
         law = scaling.fit(grid, curves[name].mean(0))
-        add(f"beta/{name}", scaling.exponent(grid, curves[name]),
+        statistics.add(f"beta/{name}", scaling.exponent(grid, curves[name]),
             f"exponent of {name}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}", None)
-    add(f"gap/{fixed[0]}-{fixed[-1]}", stats.curve_statistic(
+    statistics.add(f"gap/{fixed[0]}-{fixed[-1]}", stats.curve_statistic(
         lambda a, b: np.mean(a - b), curves[fixed[0]], curves[fixed[-1]]),
         f"mean error of {fixed[0]} minus {fixed[-1]} over the n-grid (the paper: the later "
         "after-kernel is better, above 0)")

@@ -41,7 +41,7 @@ from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, load_t
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
-from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell, Runner
 
 CLAIM = "no_phase_transition"
@@ -65,7 +65,7 @@ def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> 
     lr = p["lr_fraction"] * critical
     shuffle = jax.random.fold_in(key, n)
     fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:n], y, key=shuffle, lr=lr,
-                        batch_size=p["batch_size"], epochs=-(-p["steps"] // -(-n // p["batch_size"])),
+                        batch_size=p["batch_size"], epochs=train.epochs_for(p["steps"], n, p["batch_size"]),
                         momentum=0.9, eval_x=x, eval_steps=steps, snapshot=True)
     snapshots = [params0] + [jax.tree.map(lambda a, i=i: a[i], fit.snapshots) for i in range(len(steps))]
     train_error = np.mean(np.sign(fit.eval_preds[:, :n]) != y, axis=1)
@@ -73,14 +73,15 @@ def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> 
     def fitted(k, m):
         return kernel_train.early_stopped_error(k[:m, :m], k[n:, :m], task.y_pool[:m], task.y_test)
 
-    k_end = empirical.ntk(arch, snapshots[-1], x[:n])
+    k_last = empirical.ntk(arch, snapshots[-1], x)
+    k_end = k_last[:n, :n]
     end = int(np.argmax(train_error < cfg["train_error_target"])) if np.any(
         train_error < cfg["train_error_target"]) else len(steps) - 1
     mid = int(np.argmin(np.abs(np.log(steps) - np.log(0.3 * steps[end]))))
     out = {"steps": steps, "train_error": train_error, "k_fit": [], "distance": [], "change": []}
     k0 = empirical.ntk(arch, params0, x)
     for i, params in enumerate(snapshots):
-        k = k0 if i == 0 else empirical.ntk(arch, params, x)
+        k = k0 if i == 0 else k_last if i == len(snapshots) - 1 else empirical.ntk(arch, params, x)
         out["k_fit"].append(fitted(k, n))
         out["distance"].append(1 - np.sum(k[:n, :n] * k_end) / (np.linalg.norm(k[:n, :n]) * np.linalg.norm(k_end)))
         out["change"].append(np.linalg.norm(k - k0) / np.linalg.norm(k0))
@@ -147,30 +148,26 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     def logged(e):
         return np.log(scaling.floor_zeros(e, p.n_test)[0])
 
-    statistics = {}
+    statistics = Statistics()
 
-    def add(name, estimate, description, direction=+1):
-        statistics[name] = Statistic(name, estimate, description,
-                                     None if direction is None else stats.verdict(estimate, direction))
-
-    add("breakpoint_step", stats.curve_statistic(lambda e: float(np.exp(hinge(log_t, logged(e))[0])),
+    statistics.add("breakpoint_step", stats.curve_statistic(lambda e: float(np.exp(hinge(log_t, logged(e))[0])),
                                                  k_fit[:, window]),
         "SGD step of the fitted breakpoint (end of the early regime; the paper: about 140 batches)", None)
-    add("slope_before", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[1], k_fit[:, window]),
+    statistics.add("slope_before", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[1], k_fit[:, window]),
         "log-log slope of K^t_fit before the breakpoint", None)
-    add("slope_after", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[2], k_fit[:, window]),
+    statistics.add("slope_after", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[2], k_fit[:, window]),
         "log-log slope of K^t_fit after the breakpoint", None)
-    add("slope_change", stats.curve_statistic(lambda e: np.subtract(*hinge(log_t, logged(e))[:0:-1]),
+    statistics.add("slope_change", stats.curve_statistic(lambda e: np.subtract(*hinge(log_t, logged(e))[:0:-1]),
                                               k_fit[:, window]),
         "slope after minus slope before the breakpoint: below 0 when the regime change is the "
         "onset of improvement, above 0 when it is a slow-down", None)
-    add("late_slope", stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], k_fit[:, window]),
+    statistics.add("late_slope", stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], k_fit[:, window]),
         "log-log slope of K^t_fit over the late half (in log t) after the breakpoint; the claim: below 0", -1)
-    add("flattening", stats.curve_statistic(lambda e: np.subtract(*segments(log_t, logged(e))[::-1]),
+    statistics.add("flattening", stats.curve_statistic(lambda e: np.subtract(*segments(log_t, logged(e))[::-1]),
                                             k_fit[:, window]),
         "late slope minus middle slope; above 0 means a slow-down (a phase transition): "
         "the claim needs this not `contradicted`", -1)
-    add("control/shuffled-labels/late_slope",
+    statistics.add("control/shuffled-labels/late_slope",
         stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], control[:, window]),
         "negative control: the late slope for a network trained on shuffled labels; must not be supported", -1)
     nn = scaling.floor_zeros(np.stack([c["NN/best"] for c in nn_curves]), p.n_test)[0]
@@ -179,10 +176,10 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
         e = scaling.floor_zeros(np.stack([c[f"scaling/{name}"] for c in cells]), p.n_test)[0]
         scaling_errors[name] = e
         at = ", ".join(sorted({str(int(c[f"step/{name}"])) for c in cells}))
-        add(f"diff/NN-K^{name}", scaling.exponent_difference(p.n_grid, nn, e),
+        statistics.add(f"diff/NN-K^{name}", scaling.exponent_difference(p.n_grid, nn, e),
             f"beta_NN - beta of K^t at t = {at} (per trial); the claim: above 0")
-        add(f"beta/K^{name}", scaling.exponent(p.n_grid, e), f"exponent of K^t at t = {at}", None)
-    add("beta/NN", scaling.exponent(p.n_grid, nn), "exponent of the network (the exponent claim's base cells)", None)
+        statistics.add(f"beta/K^{name}", scaling.exponent(p.n_grid, e), f"exponent of K^t at t = {at}", None)
+    statistics.add("beta/NN", scaling.exponent(p.n_grid, nn), "exponent of the network (the exponent claim's base cells)", None)
     series = {k: np.stack([c[k] for c in cells]) for k in ("NN", "ENTK", "distance", "change",
                                                             "control/distance", "control/change")}
     notes = [f"analysis window: steps {steps[0]}..{steps[end]} (trial-mean training error first below "

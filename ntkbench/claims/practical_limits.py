@@ -49,7 +49,7 @@ from ntkbench.config import PracticalConfig
 from ntkbench.data import tasks
 from ntkbench.kernels import empirical, infinite
 from ntkbench.report import plots
-from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell, Runner
 
 CLAIM = "practical_limits"
@@ -68,10 +68,10 @@ def _init(spec, seed: int, x):
 
 
 def _sgd(cfg: dict, spec, params, x, y, steps: int, lr: float, seed: int, eval_x=None):
-    epochs = -(-steps // -(-len(y) // cfg["batch_size"]))
+    epochs = train.epochs_for(steps, len(y), cfg["batch_size"])
     return train.fit_mse(spec, params, x, y, key=jax.random.fold_in(jax.random.PRNGKey(1), seed),
                          lr=lr, batch_size=cfg["batch_size"], epochs=epochs, momentum=0.9,
-                         eval_x=eval_x, eval_steps=[epochs * -(-len(y) // cfg["batch_size"])])
+                         eval_x=eval_x, eval_steps=[epochs * train.steps_per_epoch(len(y), cfg["batch_size"])])
 
 
 def _rate(cfg: dict, k0) -> float:
@@ -301,12 +301,8 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
         """(seeds, cells) array of `key`."""
         return np.stack([np.asarray(cell[key], np.float64) for cell in cells], 1)
 
-    statistics: dict[str, Statistic] = {}
+    statistics = Statistics()
     notes: list[str] = []
-
-    def add(name, estimate, description, direction=+1):
-        statistics[name] = Statistic(name, estimate, description,
-                                     None if direction is None else stats.verdict(estimate, direction))
 
     # (a)
     n_main = len(cfg.depths) * len(cfg.widths)
@@ -329,31 +325,31 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
         c0, alpha, gamma = law(mean_change)
         return (np.log(cfg.kernel_regime_change) - c0 - gamma * np.log(d)) / alpha / np.log(10)
 
-    add("a/width_exponent", stats.curve_statistic(lambda m: law(m)[1], change),
+    statistics.add("a/width_exponent", stats.curve_statistic(lambda m: law(m)[1], change),
         "alpha in change ~ width^alpha depth^gamma; the claim: below 0", -1)
-    add("a/depth_exponent", stats.curve_statistic(lambda m: law(m)[2], change),
+    statistics.add("a/depth_exponent", stats.curve_statistic(lambda m: law(m)[2], change),
         "gamma in change ~ width^alpha depth^gamma; the claim: above 0")
     deepest_widest, lazy_widest = n_main - 1, len(movement) - 1
-    add("a/change_at_practical_width", stats.curve_statistic(
+    statistics.add("a/change_at_practical_width", stats.curve_statistic(
         lambda m: np.log10(m[deepest_widest] / cfg.kernel_regime_change), change),
         f"log10 of the relative change at depth {cfg.depths[-1]}, width {cfg.widths[-1]} over the "
         f"kernel regime's level {cfg.kernel_regime_change:.0%}; the claim: above 0")
     for d in cfg.depths:
-        add(f"a/kernel_regime_width/depth-{d}", stats.curve_statistic(lambda m: regime_width(m, d), change),
+        statistics.add(f"a/kernel_regime_width/depth-{d}", stats.curve_statistic(lambda m: regime_width(m, d), change),
             f"log10 of the width where the fitted change falls to {cfg.kernel_regime_change:.0%} at depth {d}",
             None)
-    add("control/a/lazy_change_at_practical_width", stats.curve_statistic(
+    statistics.add("control/a/lazy_change_at_practical_width", stats.curve_statistic(
         lambda m: np.log10(m[lazy_widest] / cfg.kernel_regime_change), change),
         f"negative control: the same for depth-{cfg.depths[-1]}, width-{cfg.widths[-1]} networks trained lazily "
         f"(lr x {cfg.lazy_lr_factor}); must not be supported")
     # (b)
     b = {k: grid(optimised, k) for k in optimised[0] if k != "seconds"}
     log_gap = np.log2(b["gn_nn"] / b["gn_linear"])
-    add("b/gn_gap_at_widest", stats.curve_statistic(lambda g: g[-1], log_gap),
+    statistics.add("b/gn_gap_at_widest", stats.curve_statistic(lambda g: g[-1], log_gap),
         f"log2(GN steps of the network / of its linearisation) at width {cfg.widths_gn[-1]}; the claim: above 0")
-    add("b/gn_gap_trend", stats.curve_statistic(lambda g: sps.spearmanr(cfg.widths_gn, g).statistic, log_gap),
+    statistics.add("b/gn_gap_trend", stats.curve_statistic(lambda g: sps.spearmanr(cfg.widths_gn, g).statistic, log_gap),
         "Spearman correlation of that gap with width; the claim: below 0 (it closes with width)", -1)
-    add("control/b/lazy_gn_gap", stats.curve_statistic(
+    statistics.add("control/b/lazy_gn_gap", stats.curve_statistic(
         lambda g: g[-1], np.log2(b["gn_lazy"] / b["gn_lazy_linear"])),
         f"negative control: the same gap for the lazily scaled network (alpha = {cfg.lazy_scale:g}) at "
         f"width {cfg.widths_gn[-1]}; must not be supported")
@@ -368,22 +364,22 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
     def trend(f):
         return sps.spearmanr(cfg.widths_cl, f).statistic
 
-    add("c/forgetting_trend_short", stats.curve_statistic(trend, forgetting["short"]),
+    statistics.add("c/forgetting_trend_short", stats.curve_statistic(trend, forgetting["short"]),
         f"Spearman correlation of forgetting with width, {cfg.steps_cl[0]} steps per task; "
         "the claim: below 0", -1)
-    add("c/forgetting_trend_converged", stats.curve_statistic(trend, forgetting["converged"]),
+    statistics.add("c/forgetting_trend_converged", stats.curve_statistic(trend, forgetting["converged"]),
         f"the same with {cfg.steps_cl[1]} steps per task (to convergence); the claim: not below 0, "
         "i.e. this must not be supported", -1)
     # (d)
     d = {k: grid(calibrated, k) for k in calibrated[0]
          if k not in ("seconds", "nn_test")}
     for metric in ("ece", "nll"):
-        add(f"d/laplace_minus_ntk_gp/{metric}", stats.curve_statistic(
+        statistics.add(f"d/laplace_minus_ntk_gp/{metric}", stats.curve_statistic(
             lambda l, g: l[-1] - g[-1], d[f"laplace/{metric}"], d[f"ntk_gp/{metric}"]),
             f"{metric.upper()} of the trained network's linearised Laplace at width "
             f"{cfg.widths_uq[-1]} minus that of the NTK-GP; the claim: above 0 (the kernel "
             "regime's uncertainty is not what a practical network gives)")
-    add("control/d/entk_gp_minus_ntk_gp/ece", stats.curve_statistic(
+    statistics.add("control/d/entk_gp_minus_ntk_gp/ece", stats.curve_statistic(
         lambda e, g: e[-1] - g[-1], d["entk_gp/ece"], d["ntk_gp/ece"]),
         f"negative control: ECE of the GP of the ENTK at init (width {cfg.widths_uq[-1]}, the "
         "untrained network's kernel) minus the NTK-GP's; must not be supported")

@@ -131,9 +131,9 @@ def learning_curves(cfg: dict, training: dict, trial: int, critical: float, data
     for j, n in enumerate(grid):
         batch = n if s.full_batch else cfg["batch_size"]
         shuffle = jax.random.fold_in(key, n)
-        epochs = -(-cfg["steps"] // -(-n // batch))
         fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:n], task.y_pool[:n],
-                            key=shuffle, lr=lr, batch_size=batch, epochs=epochs,
+                            key=shuffle, lr=lr, batch_size=batch,
+                            epochs=train.epochs_for(cfg["steps"], n, batch),
                             momentum=s.momentum, eval_x=task.x_test, eval_steps=steps)
         preds = {"NN": fit.eval_preds}
         for name, k in grams.items():
