@@ -7,7 +7,6 @@ and steps run inside one jitted `lax.scan`, so a whole training run is one XLA c
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import jax
@@ -44,8 +43,7 @@ def epoch_batches(key, n: int, batch_size: int):
     return idx.reshape(steps, batch_size), mask.reshape(steps, batch_size)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 6, 7, 11, 12), donate_argnums=2)
-def _fit(spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, slots, points, snapshot):
+def _fit_one(spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, slots, points, snapshot):
     net = network(spec)
     tx = optax.sgd(lr, momentum or None)
 
@@ -78,6 +76,10 @@ def _fit(spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, slot
     return params, jnp.mean((net.apply({"params": params}, x) - y) ** 2), preds, snaps
 
 
+_fit_seeds = jax.jit(jax.vmap(_fit_one, in_axes=(None, None, 0, None, None, None, None, None, 0) + (None,) * 4),
+                     static_argnums=(0, 1, 6, 7, 11, 12), donate_argnums=2)
+
+
 def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, epochs: int,
             momentum: float = 0.0, eval_x=None, eval_steps=(), snapshot: bool = False) -> FitResult:
     """Trains `models.network(spec)` on (x, y) by minibatch SGD (optax.sgd) on the MSE loss.
@@ -88,6 +90,24 @@ def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, 
     outputs on `eval_x` after each of those steps, shape (len(eval_steps), len(eval_x)); with
     `snapshot`, `snapshots` holds the parameters after each of them (leading axis the steps).
     """
+    seeds = fit_mse_seeds(spec, jax.tree.map(lambda p: p[None], params), x, y, keys=key[None], lr=lr,
+                          batch_size=batch_size, epochs=epochs, momentum=momentum, eval_x=eval_x,
+                          eval_steps=eval_steps, snapshot=snapshot)
+    return FitResult(jax.tree.map(lambda p: p[0], seeds.params), float(seeds.train_mse[0]),
+                     bool(seeds.diverged[0]), None if seeds.eval_preds is None else seeds.eval_preds[0],
+                     None if seeds.snapshots is None else jax.tree.map(lambda s: s[0], seeds.snapshots))
+
+
+def fit_mse_seeds(spec: Spec, params: dict, x, y, *, keys, lr: float, batch_size: int, epochs: int,
+                  momentum: float = 0.0, eval_x=None, eval_steps=(), snapshot: bool = False) -> FitResult:
+    """`fit_mse` for several seeds at once, vmapped into one XLA call.
+
+    `params` (every leaf) and `keys` carry a leading seed axis: seed i starts from
+    params[i] and shuffles with keys[i]; data, lr and schedule are shared. Every field of
+    the result carries the seed axis too (`train_mse` and `diverged` are arrays). On an
+    accelerator this trains S small networks in about the time of one; on a CPU core it
+    gives the same numbers as S separate runs, bit for bit.
+    """
     x = jnp.asarray(x, jnp.float32)
     steps = epochs * steps_per_epoch(x.shape[0], batch_size)
     eval_steps = np.asarray(eval_steps, int)
@@ -96,10 +116,10 @@ def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, 
     slots = np.full(steps + 1, -1, np.int32)
     slots[eval_steps - 1] = np.arange(len(eval_steps))
     eval_x = x[:1] if eval_x is None else jnp.asarray(eval_x, jnp.float32)
-    params, train_mse, preds, snaps = _fit(tuple(spec), float(momentum), params, x,
-                                           jnp.asarray(y, jnp.float32), jnp.float32(lr), batch_size,
-                                           epochs, key, eval_x, jnp.asarray(slots),
-                                           max(len(eval_steps), 1), bool(snapshot))
-    train_mse = float(train_mse)
+    params, train_mse, preds, snaps = _fit_seeds(tuple(spec), float(momentum), params, x,
+                                                 jnp.asarray(y, jnp.float32), jnp.float32(lr), batch_size,
+                                                 epochs, jnp.asarray(keys), eval_x, jnp.asarray(slots),
+                                                 max(len(eval_steps), 1), bool(snapshot))
+    train_mse = np.asarray(train_mse)
     eval_preds = np.asarray(preds) if len(eval_steps) else None
-    return FitResult(params, train_mse, not np.isfinite(train_mse), eval_preds, snaps)
+    return FitResult(params, train_mse, ~np.isfinite(train_mse), eval_preds, snaps)

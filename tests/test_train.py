@@ -90,3 +90,20 @@ def test_eval_schedule_records_the_trajectory(data):
     with pytest.raises(ValueError, match="increase within 1..8"):
         train.fit_mse(spec, init(), x, y, key=jax.random.PRNGKey(2), lr=0.05, batch_size=13,
                       epochs=8, eval_steps=[9])
+
+
+def test_seeds_train_together_as_they_would_apart(data):
+    """fit_mse_seeds: seed i from params[i] with keys[i], the same numbers as its own run."""
+    x, y = data
+    spec = models.mlp([16, 8])
+    net = models.network(spec)
+    inits = [net.init(jax.random.PRNGKey(s), x)["params"] for s in range(3)]
+    keys = jnp.stack([jax.random.PRNGKey(10 + s) for s in range(3)])
+    kw = dict(lr=0.05, batch_size=4, epochs=3, momentum=0.9, eval_x=x[:5], eval_steps=[2, 12], snapshot=True)
+    together = train.fit_mse_seeds(spec, jax.tree.map(lambda *p: jnp.stack(p), *inits), x, y, keys=keys, **kw)
+    for i, params in enumerate(inits):
+        alone = train.fit_mse(spec, params, x, y, key=keys[i], **kw)
+        np.testing.assert_allclose(together.eval_preds[i], alone.eval_preds, rtol=1e-6)
+        np.testing.assert_allclose(together.train_mse[i], alone.train_mse, rtol=1e-6)
+        jax.tree.map(lambda s, a: np.testing.assert_allclose(s[i], a, rtol=1e-6), together.snapshots, alone.snapshots)
+    assert together.diverged.tolist() == [False] * 3

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ntkbench import scaling, stats
-from ntkbench.claims.protocol import MODELS, curve_cells, measured_critical_lr
+from ntkbench.claims.protocol import MODELS, curve_cells, measured_critical_lr, per_trial
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistic
@@ -46,7 +46,7 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
         notes.append(f"{cfg.task}: measured critical lr of SGD on the infinite NTK {critical:.4g}")
         for s in cfg.settings:
             label = f"{cfg.task}/{s.name}"
-            cells = runner.map(curve_cells(cfg, s, critical, data_dir), label)
+            cells = per_trial(runner.map(curve_cells(cfg, s, critical, data_dir), label))
             which = "best" if s.early_stopping else "final"
             errors = {m: scaling.floor_zeros(np.stack([c[f"{m}/{which}"] for c in cells]), cfg.n_test)
                       for m in MODELS}

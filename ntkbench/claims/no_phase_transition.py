@@ -37,7 +37,7 @@ import numpy as np
 
 from ntkbench import kernel_train, models, scaling, stats, train
 from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, load_task,
-                                      measured_critical_lr, shared, spec, training)
+                                      measured_critical_lr, per_trial, shared, spec, training)
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -134,8 +134,8 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     cells = runner.map([Cell(f"{CLAIM}.trial/1", kernel_evolution,
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/kernel evolution")
-    nn_curves = runner.map(curve_cells(p, ExponentSetting("base"), critical, data_dir),
-                           f"{p.task}/network learning curves")
+    nn_curves = per_trial(runner.map(curve_cells(p, ExponentSetting("base"), critical, data_dir),
+                                     f"{p.task}/network learning curves"))
     steps = cells[0]["steps"]
     train_error = np.stack([c["train_error"] for c in cells])
     below = np.flatnonzero(train_error.mean(0) < cfg.train_error_target)

@@ -109,50 +109,58 @@ def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int,
     return task, x, infinite.kernels(spec(task_name, 1, depth), x).ntk
 
 
-def learning_curves(cfg: dict, training: dict, trial: int, critical: float, data_dir=None) -> dict:
+def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, data_dir=None) -> dict:
     """Best-of-schedule and final test errors of NN, NTK and ENTK-init over the n-grid.
 
     `training` holds the setting's fields that change training (not its name, nor whether
     the error is read early-stopped), so settings that train alike share their cells.
+    The networks of all `trials` train together (`train.fit_mse_seeds`); every result
+    carries a leading trial axis (`per_trial` splits it).
     """
     s = ExponentSetting("cell", **training)
     grid, n_max = cfg["n_grid"], cfg["n_grid"][-1]
     task, x, ntk = task_and_ntk(cfg["task"], n_max, cfg["n_test"], cfg["seed"], cfg["depth"], data_dir)
     arch = spec(cfg["task"], s.width or cfg["width"], cfg["depth"])
-    grams = {"NTK": ntk}
     lr = s.lr_factor * cfg["lr_fraction"] * critical
     net = models.network(arch)
-    key = jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), trial)
-    params0 = net.init(key, jnp.asarray(x[:1]))["params"]
-    grams["ENTK"] = empirical.ntk(arch, params0, x)
+    keys = [jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), t) for t in trials]
+    params0 = [net.init(key, jnp.asarray(x[:1]))["params"] for key in keys]
+    grams = [{"NTK": ntk, "ENTK": empirical.ntk(arch, p, x)} for p in params0]
     steps = kernel_train.schedule(cfg["steps"], cfg["eval_points"])
-    out = {m: np.zeros((2, len(grid))) for m in MODELS}
-    diverged = {m: 0 for m in MODELS}
+    out = {m: np.zeros((2, len(trials), len(grid))) for m in MODELS}
+    diverged = {m: np.zeros(len(trials), int) for m in MODELS}
     for j, n in enumerate(grid):
         batch = n if s.full_batch else cfg["batch_size"]
-        shuffle = jax.random.fold_in(key, n)
-        fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:n], task.y_pool[:n],
-                            key=shuffle, lr=lr, batch_size=batch,
-                            epochs=train.epochs_for(cfg["steps"], n, batch),
-                            momentum=s.momentum, eval_x=task.x_test, eval_steps=steps)
-        preds = {"NN": fit.eval_preds}
-        for name, k in grams.items():
-            args = (k[:n, :n], k[n_max:, :n], task.y_pool[:n])
-            preds[name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=steps)
-                           if s.full_batch else
-                           kernel_train.sgd_trajectory(*args, key=shuffle, lr=lr, momentum=s.momentum,
-                                                       batch_size=batch, steps=steps))
-        for name, p in preds.items():
-            err = kernel_train.zero_one_error(p, task.y_test)
-            out[name][:, j] = err.min(), err[-1]
-            diverged[name] += not np.all(np.isfinite(p))
+        shuffles = [jax.random.fold_in(key, n) for key in keys]
+        fit = train.fit_mse_seeds(arch, jax.tree.map(lambda *p: jnp.stack(p), *params0), task.x_pool[:n],
+                                  task.y_pool[:n], keys=jnp.stack(shuffles), lr=lr, batch_size=batch,
+                                  epochs=train.epochs_for(cfg["steps"], n, batch), momentum=s.momentum,
+                                  eval_x=task.x_test, eval_steps=steps)
+        for i, shuffle in enumerate(shuffles):
+            preds = {"NN": fit.eval_preds[i]}
+            for name, k in grams[i].items():
+                args = (k[:n, :n], k[n_max:, :n], task.y_pool[:n])
+                preds[name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=steps)
+                               if s.full_batch else
+                               kernel_train.sgd_trajectory(*args, key=shuffle, lr=lr, momentum=s.momentum,
+                                                           batch_size=batch, steps=steps))
+            for name, p in preds.items():
+                err = kernel_train.zero_one_error(p, task.y_test)
+                out[name][:, i, j] = err.min(), err[-1]
+                diverged[name][i] += not np.all(np.isfinite(p))
     result = {f"{m}/best": out[m][0] for m in MODELS} | {f"{m}/final": out[m][1] for m in MODELS}
     return result | {f"{m}/diverged": d for m, d in diverged.items()} | {"lr": lr}
 
 
+def per_trial(cells: list[dict]) -> list[dict]:
+    """`learning_curves` results, one dict per trial in trial order, the trial axis removed."""
+    return [{k: v if k == "lr" else v[i] for k, v in c.items() if k != "seconds"}
+            for c in cells for i in range(len(c["NN/best"]))]
+
+
 def shared(cfg: ExponentConfig) -> dict:
-    """The config's protocol fields, as cells take them (no settings, no scale)."""
-    return {k: v for k, v in cfg.as_dict().items() if k not in ("settings", "scale")}
+    """The config's protocol fields, as cells take them (no settings, scale or grouping)."""
+    return {k: v for k, v in cfg.as_dict().items() if k not in ("settings", "scale", "trials_per_cell")}
 
 
 def data_args(data_dir) -> dict:
@@ -169,10 +177,13 @@ def measured_critical_lr(cfg: ExponentConfig, runner: Runner, data_dir=None) -> 
 
 def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, data_dir=None,
                 n_grid: tuple[int, ...] | None = None) -> list[Cell]:
-    """One `learning_curves` cell per trial of `cfg` in `setting` (on `n_grid` if given)."""
+    """`learning_curves` cells for the trials of `cfg` in `setting` (on `n_grid` if given),
+    `cfg.trials_per_cell` trials to a cell."""
     training = dict(lr_factor=setting.lr_factor, momentum=setting.momentum,
                     full_batch=setting.full_batch, width=setting.width)
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
-    return [Cell("protocol.curves/4", learning_curves,
-                 dict(cfg=protocol, training=training, trial=t, critical=critical, **data_args(data_dir)))
-            for t in range(cfg.trials)]
+    groups = [tuple(range(t, min(t + cfg.trials_per_cell, cfg.trials)))
+              for t in range(0, cfg.trials, cfg.trials_per_cell)]
+    return [Cell("protocol.curves/5", learning_curves,
+                 dict(cfg=protocol, training=training, trials=g, critical=critical, **data_args(data_dir)))
+            for g in groups]

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ntkbench import stats
-from ntkbench.claims.protocol import curve_cells, measured_critical_lr, training
+from ntkbench.claims.protocol import curve_cells, measured_critical_lr, per_trial, training
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistic
@@ -87,7 +87,7 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         cells = [c for w in cfg.widths
                  for c in curve_cells(p, ExponentSetting(f"width-{w}", width=w), critical, data_dir,
                                       n_grid=(cfg.n,))]
-        done = runner.map(cells, f"{task}/widths")
+        done = per_trial(runner.map(cells, f"{task}/widths"))
         by_width = [done[i * p.trials:(i + 1) * p.trials] for i in range(len(cfg.widths))]
         errors = {m: np.array([[trial[f"{m}/best"][0] for trial in width] for width in by_width]).T
                   for m in ("NN", "ENTK", "NTK")}
