@@ -49,6 +49,19 @@ def test_native_kernels_match_kernel_fn(name, dtype):
     assert _rel(ours.ntk, np.asarray(want.ntk)) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("name", ["deep-W2-b01", "cnn5-8x8"])
+def test_native_gram_matches_kernel_fn(name):
+    """K(x, x) in float32, its diagonal included (inputs paired with themselves)."""
+    spec, _ = SPECS[name]
+    x = _points(name)[0].astype(np.float32)
+    ours = infinite.kernels(spec, x)
+    with x64():
+        want = stax_twin(spec)[2](x.astype(np.float64), None, ("nngp", "ntk"))
+    assert _rel(ours.nngp, np.asarray(want.nngp)) < TOLERANCE[np.float32]
+    assert _rel(ours.ntk, np.asarray(want.ntk)) < TOLERANCE[np.float32]
+    assert _rel(np.diag(ours.ntk), np.diag(np.asarray(want.ntk))) < TOLERANCE[np.float32]
+
+
 ENTK_SPECS = {
     "mlp-64": (models.mlp([64], W_std=1.2, b_std=0.3), (15,)),
     # batches of 64+ inputs: jax 0.4.25's jacrev got these wrong, so the ENTK uses vmap(grad)
