@@ -89,7 +89,7 @@ def test_scanned_training_vs_python_loop(benchmark, best_of, width):
 
 def test_warm_cache_vs_compute(benchmark, tmp_path):
     """Kernel rows of 3 trials: a warm-cache re-run vs computing them."""
-    cells = [Cell(f"{claim.CLAIM}.kernels/1", claim.kernel_trial, {"trial": i, "data_seed": 11342})
+    cells = [Cell(f"{claim.CLAIM}.kernels/2", claim.kernel_trial, {"trial": i, "data_seed": 11342})
              for i in range(3)]
     runner = Runner(Store(tmp_path))
     start = time.perf_counter()

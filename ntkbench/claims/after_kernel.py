@@ -114,7 +114,7 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     p = cfg.protocol
     critical = measured_critical_lr(p, runner, data_dir)
     params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
-    cells = runner.map([Cell(f"{CLAIM}.trial/1", after_kernels,
+    cells = runner.map([Cell(f"{CLAIM}.trial/2", after_kernels,
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/after-kernels")
     curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]

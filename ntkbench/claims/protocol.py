@@ -62,6 +62,18 @@ def spec(task: str, width: int, depth: int) -> models.Spec:
     return models.mlp([width] * depth, W_std=2**0.5, b_std=0.1)
 
 
+@functools.lru_cache(maxsize=2)
+def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir):
+    """The task, its inputs (pool[:n_max] then test) and their infinite-NTK Gram.
+
+    The same for every trial and setting of a task: a worker computes them once and its
+    later cells reuse them (loading CIFAR-5m or a Myrtle Gram per cell would dominate).
+    """
+    task = load_task(task_name, n_max, n_test, seed, data_dir)
+    x = np.concatenate([task.x_pool[:n_max], task.x_test])
+    return task, x, infinite.kernels(spec(task_name, 1, depth), x).ntk
+
+
 def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
     """The largest lr at which SGD with momentum on the infinite NTK stays finite.
 
@@ -72,8 +84,8 @@ def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
     rate is measured rather than derived.
     """
     n_max = cfg["n_grid"][-1]
-    task = load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
-    k = infinite.kernels(spec(cfg["task"], 1, cfg["depth"]), task.x_pool[:n_max]).ntk
+    task, _, ntk = task_and_ntk(cfg["task"], n_max, cfg["n_test"], cfg["seed"], cfg["depth"], data_dir)
+    k = ntk[:n_max, :n_max]
     y = task.y_pool[:n_max]
     key = jax.random.PRNGKey(cfg["seed"])
 
@@ -95,18 +107,6 @@ def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
         mid = float(np.sqrt(lo * hi))
         lo, hi = (mid, hi) if stable(mid) else (lo, mid)
     return {"critical_lr": lo}
-
-
-@functools.lru_cache(maxsize=2)
-def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir):
-    """The task, its inputs (pool[:n_max] then test) and their infinite-NTK Gram.
-
-    The same for every trial and setting of a task: a worker computes them once and its
-    later cells reuse them (loading CIFAR-5m or a Myrtle Gram per cell would dominate).
-    """
-    task = load_task(task_name, n_max, n_test, seed, data_dir)
-    x = np.concatenate([task.x_pool[:n_max], task.x_test])
-    return task, x, infinite.kernels(spec(task_name, 1, depth), x).ntk
 
 
 def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, data_dir=None) -> dict:
@@ -169,7 +169,7 @@ def data_args(data_dir) -> dict:
 
 def measured_critical_lr(cfg: ExponentConfig, runner: Runner, data_dir=None) -> float:
     """`critical_lr` of the config's task, through the store (claims sharing a task share it)."""
-    (found,) = runner.map([Cell("protocol.critical_lr/1", critical_lr,
+    (found,) = runner.map([Cell("protocol.critical_lr/2", critical_lr,
                                 dict(cfg=shared(cfg), **data_args(data_dir)))],
                           f"{cfg.task}/critical lr")
     return float(found["critical_lr"])
