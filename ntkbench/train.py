@@ -76,8 +76,29 @@ def _fit_one(spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, 
     return params, jnp.mean((net.apply({"params": params}, x) - y) ** 2), preds, snaps
 
 
+_STATIC = dict(static_argnums=(0, 1, 6, 7, 11, 12), donate_argnums=2)
+_fit = jax.jit(_fit_one, **_STATIC)
+# one seed takes `_fit`: XLA's CPU code for a batch of one ran 1.5-2x slower
 _fit_seeds = jax.jit(jax.vmap(_fit_one, in_axes=(None, None, 0, None, None, None, None, None, 0) + (None,) * 4),
-                     static_argnums=(0, 1, 6, 7, 11, 12), donate_argnums=2)
+                     **_STATIC)
+
+
+def _train(program, spec, momentum, params, x, y, lr, batch_size, epochs, key, eval_x, eval_steps, snapshot):
+    """Checks the schedule and runs `program` (`_fit` or `_fit_seeds`): params, train MSE,
+    outputs on `eval_x` at `eval_steps` (None without), parameter snapshots."""
+    x = jnp.asarray(x, jnp.float32)
+    steps = epochs * steps_per_epoch(x.shape[0], batch_size)
+    eval_steps = np.asarray(eval_steps, int)
+    if np.any(eval_steps < 1) or np.any(eval_steps > steps) or np.any(np.diff(eval_steps) <= 0):
+        raise ValueError(f"eval_steps must increase within 1..{steps} (epochs x steps per epoch)")
+    slots = np.full(steps + 1, -1, np.int32)
+    slots[eval_steps - 1] = np.arange(len(eval_steps))
+    eval_x = x[:1] if eval_x is None else jnp.asarray(eval_x, jnp.float32)
+    params, train_mse, preds, snaps = program(tuple(spec), float(momentum), params, x,
+                                              jnp.asarray(y, jnp.float32), jnp.float32(lr), batch_size,
+                                              epochs, key, eval_x, jnp.asarray(slots),
+                                              max(len(eval_steps), 1), bool(snapshot))
+    return params, np.asarray(train_mse), np.asarray(preds) if len(eval_steps) else None, snaps
 
 
 def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, epochs: int,
@@ -90,12 +111,9 @@ def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, 
     outputs on `eval_x` after each of those steps, shape (len(eval_steps), len(eval_x)); with
     `snapshot`, `snapshots` holds the parameters after each of them (leading axis the steps).
     """
-    seeds = fit_mse_seeds(spec, jax.tree.map(lambda p: p[None], params), x, y, keys=key[None], lr=lr,
-                          batch_size=batch_size, epochs=epochs, momentum=momentum, eval_x=eval_x,
-                          eval_steps=eval_steps, snapshot=snapshot)
-    return FitResult(jax.tree.map(lambda p: p[0], seeds.params), float(seeds.train_mse[0]),
-                     bool(seeds.diverged[0]), None if seeds.eval_preds is None else seeds.eval_preds[0],
-                     None if seeds.snapshots is None else jax.tree.map(lambda s: s[0], seeds.snapshots))
+    params, train_mse, preds, snaps = _train(_fit, spec, momentum, params, x, y, lr, batch_size, epochs,
+                                             key, eval_x, eval_steps, snapshot)
+    return FitResult(params, float(train_mse), not np.isfinite(train_mse), preds, snaps)
 
 
 def fit_mse_seeds(spec: Spec, params: dict, x, y, *, keys, lr: float, batch_size: int, epochs: int,
@@ -108,18 +126,12 @@ def fit_mse_seeds(spec: Spec, params: dict, x, y, *, keys, lr: float, batch_size
     accelerator this trains S small networks in about the time of one; on a CPU core it
     gives the same numbers as S separate runs, bit for bit.
     """
-    x = jnp.asarray(x, jnp.float32)
-    steps = epochs * steps_per_epoch(x.shape[0], batch_size)
-    eval_steps = np.asarray(eval_steps, int)
-    if np.any(eval_steps < 1) or np.any(eval_steps > steps) or np.any(np.diff(eval_steps) <= 0):
-        raise ValueError(f"eval_steps must increase within 1..{steps} (epochs x steps per epoch)")
-    slots = np.full(steps + 1, -1, np.int32)
-    slots[eval_steps - 1] = np.arange(len(eval_steps))
-    eval_x = x[:1] if eval_x is None else jnp.asarray(eval_x, jnp.float32)
-    params, train_mse, preds, snaps = _fit_seeds(tuple(spec), float(momentum), params, x,
-                                                 jnp.asarray(y, jnp.float32), jnp.float32(lr), batch_size,
-                                                 epochs, jnp.asarray(keys), eval_x, jnp.asarray(slots),
-                                                 max(len(eval_steps), 1), bool(snapshot))
-    train_mse = np.asarray(train_mse)
-    eval_preds = np.asarray(preds) if len(eval_steps) else None
-    return FitResult(params, train_mse, ~np.isfinite(train_mse), eval_preds, snaps)
+    keys = jnp.asarray(keys)
+    if len(keys) == 1:
+        fit = fit_mse(spec, jax.tree.map(lambda p: p[0], params), x, y, key=keys[0], lr=lr,
+                      batch_size=batch_size, epochs=epochs, momentum=momentum, eval_x=eval_x,
+                      eval_steps=eval_steps, snapshot=snapshot)
+        return FitResult(*(None if v is None else jax.tree.map(lambda a: np.asarray(a)[None], v) for v in fit))
+    params, train_mse, preds, snaps = _train(_fit_seeds, spec, momentum, params, x, y, lr, batch_size, epochs,
+                                             keys, eval_x, eval_steps, snapshot)
+    return FitResult(params, train_mse, ~np.isfinite(train_mse), preds, snaps)
