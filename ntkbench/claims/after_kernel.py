@@ -25,7 +25,6 @@ References:
 
 from __future__ import annotations
 
-import functools
 import time
 
 import jax
@@ -33,10 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, data_args, load_task, measured_critical_lr, shared, spec,
+from ntkbench.claims.protocol import (KERNEL_FIT, data_args, measured_critical_lr, shared, spec, task_and_ntk,
                                       training)
 from ntkbench.config import AfterKernelConfig
-from ntkbench.kernels import empirical, infinite
+from ntkbench.kernels import empirical
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell, Runner
@@ -47,21 +46,14 @@ SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Sec. 4, Fig. 4"
 PUBLISHED_BETA = {"NN": 0.291, "ENTK": 0.185, "K_16000": 0.103, "K_64000": 0.097}
 
 
-@functools.lru_cache(maxsize=1)
-def _infinite_ntk(task_name: str, n_pool: int, n_test: int, seed: int, depth: int, n_max: int, data_dir):
-    """The infinite NTK's Gram of pool[:n_max] and the test set, the same in every trial: a
-    worker computes it once (at full scale it is the costliest kernel of the claim)."""
-    task = load_task(task_name, n_pool, n_test, seed, data_dir)
-    return infinite.kernels(spec(task_name, 1, depth), np.concatenate([task.x_pool[:n_max], task.x_test])).ntk
-
-
 def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict:
     """One trial: networks trained on every m and n, their after-kernels fitted as the claim
     needs, and the shuffled-label control; test errors keyed by curve."""
     p = cfg["protocol"]
     grid, n_max = p["n_grid"], p["n_grid"][-1]
     sizes = sorted(set(cfg["m_grid"]) | set(cfg["fixed_m"]) | set(grid))
-    task = load_task(p["task"], sizes[-1] + n_max, p["n_test"], p["seed"], data_dir)
+    task, _, ntk = task_and_ntk(p["task"], n_max, p["n_test"], p["seed"], p["depth"], data_dir,
+                                n_pool=sizes[-1] + n_max)
     x = np.concatenate([task.x_pool[:n_max], task.x_pool[sizes[-1]:], task.x_test])
     y_fresh = task.y_pool[sizes[-1]:]
     test = slice(2 * n_max, None)
@@ -102,7 +94,6 @@ def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict
             out["K_m_n0"].append(fitted(k, cfg["n0"]))
             out["control_K_m_n0"].append(fitted(trained(m, shuffled)[1], cfg["n0"]))
     k0 = empirical.ntk(arch, params0, x)
-    ntk = _infinite_ntk(p["task"], sizes[-1] + n_max, p["n_test"], p["seed"], p["depth"], n_max, data_dir)
     out["ENTK"] = [fitted(k0, n) for n in grid]
     out["NTK"] = [kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n], task.y_test)
                   for n in grid]

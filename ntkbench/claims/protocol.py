@@ -63,13 +63,15 @@ def spec(task: str, width: int, depth: int) -> models.Spec:
 
 
 @functools.lru_cache(maxsize=2)
-def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir):
-    """The task, its inputs (pool[:n_max] then test) and their infinite-NTK Gram.
+def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir,
+                 n_pool: int | None = None):
+    """The task (a pool of `n_pool`, default n_max), its inputs pool[:n_max] then test,
+    and their infinite-NTK Gram.
 
     The same for every trial and setting of a task: a worker computes them once and its
     later cells reuse them (loading CIFAR-5m or a Myrtle Gram per cell would dominate).
     """
-    task = load_task(task_name, n_max, n_test, seed, data_dir)
+    task = load_task(task_name, n_pool or n_max, n_test, seed, data_dir)
     x = np.concatenate([task.x_pool[:n_max], task.x_test])
     return task, x, infinite.kernels(spec(task_name, 1, depth), x).ntk
 
