@@ -1,19 +1,51 @@
-"""The protocol's measured critical learning rate separates stable from divergent SGD."""
+"""The protocol's shared infinite-NTK Gram, its measured critical learning rate, and its
+learning curves."""
 
 import jax
 import numpy as np
 
 from ntkbench import kernel_train, models
-from ntkbench.claims.protocol import critical_lr
+from ntkbench.claims import protocol
+from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_gram, per_trial
 from ntkbench.data import tasks
 from ntkbench.kernels import infinite
+from ntkbench.runner import Runner
+from ntkbench.store import Store
+
+MLP = models.mlp([1, 1], W_std=2**0.5, b_std=0.1)
+
+
+def gram(cfg, store=None):
+    return ntk_gram(cfg, Runner(Store(store)))
+
+
+def test_the_gram_is_the_square_grams_training_columns(monkeypatch):
+    """Row blocks (here of 48, across the train / test boundary and the symmetric triangle)
+    assemble K(pool[:n_max] then test, pool[:n_max]) of the square Gram."""
+    monkeypatch.setattr(protocol, "ROWS_PER_CELL", 48)
+    cfg = dict(task="xor", n_grid=(32, 100), n_test=70, seed=3, depth=2)
+    task = tasks.xor_task(100, 70, seed=3)
+    square = infinite.kernels(MLP, np.concatenate([task.x_pool, task.x_test])).ntk
+    np.testing.assert_allclose(gram(cfg), square[:, :100], rtol=1e-6)
+
+
+def test_a_stored_gram_computes_only_its_missing_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(protocol, "ROWS_PER_CELL", 40)
+    cfg = dict(task="xor", n_grid=(100,), n_test=50, seed=0, depth=2)
+    whole = gram(cfg, tmp_path)
+    entries = sorted(tmp_path.glob("*/*.npz"))
+    assert len(entries) == 5  # rows 0-40, 40-80, 80-100 (training), 100-140, 140-150 (test)
+    entries[1].unlink()
+    runner = Runner(Store(tmp_path))
+    np.testing.assert_array_equal(ntk_gram(cfg, runner), whole)
+    assert len(runner.cell_seconds) == 1
 
 
 def test_critical_lr_brackets_divergence():
     cfg = dict(task="xor", n_grid=(32, 128), n_test=10, seed=0, depth=2, batch_size=16, steps=300)
-    lr = critical_lr(cfg)["critical_lr"]
+    lr = critical_lr(cfg, gram(cfg))["critical_lr"]
     task = tasks.xor_task(128, 10, seed=0)
-    k = infinite.kernels(models.mlp([1, 1], W_std=2**0.5, b_std=0.1), task.x_pool).ntk
+    k = infinite.kernels(MLP, task.x_pool).ntk
 
     def finite(rate):
         p = kernel_train.sgd_trajectory(k, k[:1], task.y_pool, key=jax.random.PRNGKey(0), lr=rate,
@@ -24,24 +56,21 @@ def test_critical_lr_brackets_divergence():
 
 
 def test_a_nan_producing_learning_rate_is_recorded_as_diverged():
-    from ntkbench.claims.protocol import learning_curves
-
     cfg = dict(task="xor", n_grid=(32, 64), n_test=20, seed=0, depth=2, width=8, batch_size=16,
                steps=50, lr_fraction=1.0, eval_points=5)
     training = dict(lr_factor=1000.0, momentum=0.9, full_batch=False, width=None)
-    out = learning_curves(cfg, training, trials=(0,), critical=1.0)
+    out = learning_curves(cfg, training, trials=(0,), critical=1.0, ntk=gram(cfg))
     assert out["NN/diverged"] == [2] and out["NTK/diverged"] == [2] and out["ENTK/diverged"] == [2]
     assert np.all(out["NN/final"] == 1.0)  # a diverged run counts every test point as an error
 
 
 def test_trials_grouped_in_one_cell_give_the_numbers_of_separate_cells():
-    from ntkbench.claims.protocol import learning_curves, per_trial
-
     cfg = dict(task="xor", n_grid=(32, 64), n_test=50, seed=0, depth=2, width=8, batch_size=16,
                steps=40, lr_fraction=0.25, eval_points=4)
     training = dict(lr_factor=1.0, momentum=0.9, full_batch=False, width=None)
-    together = per_trial([learning_curves(cfg, training, trials=(0, 1, 2), critical=1.0)])
-    apart = per_trial([learning_curves(cfg, training, trials=(t,), critical=1.0) for t in range(3)])
+    ntk = gram(cfg)
+    together = per_trial([learning_curves(cfg, training, trials=(0, 1, 2), critical=1.0, ntk=ntk)])
+    apart = per_trial([learning_curves(cfg, training, trials=(t,), critical=1.0, ntk=ntk) for t in range(3)])
     assert [sorted(t) for t in together] == [sorted(t) for t in apart]
     for a, b in zip(together, apart):
         for k in a:

@@ -25,6 +25,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import time
 
 import jax
@@ -32,8 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, data_args, measured_critical_lr, shared, spec, task_and_ntk,
-                                      training)
+from ntkbench.claims.protocol import (KERNEL_FIT, data_args, load_task, measured_critical_lr, ntk_gram, shared,
+                                      spec, training)
 from ntkbench.config import AfterKernelConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -46,14 +47,24 @@ SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Sec. 4, Fig. 4"
 PUBLISHED_BETA = {"NN": 0.291, "ENTK": 0.185, "K_16000": 0.103, "K_64000": 0.097}
 
 
-def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict:
+def _sizes(m_grid, fixed_m, n_grid) -> list[int]:
+    """Every m and n a network is trained on."""
+    return sorted(set(m_grid) | set(fixed_m) | set(n_grid))
+
+
+def _pool(m_grid, fixed_m, n_grid) -> int:
+    """The pool's size: the largest m, then n_max fresh samples."""
+    return _sizes(m_grid, fixed_m, n_grid)[-1] + n_grid[-1]
+
+
+def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray, data_dir=None) -> dict:
     """One trial: networks trained on every m and n, their after-kernels fitted as the claim
-    needs, and the shuffled-label control; test errors keyed by curve."""
+    needs, and the shuffled-label control; test errors keyed by curve. `ntk` is the
+    protocol's `ntk_gram` over this claim's pool."""
     p = cfg["protocol"]
     grid, n_max = p["n_grid"], p["n_grid"][-1]
-    sizes = sorted(set(cfg["m_grid"]) | set(cfg["fixed_m"]) | set(grid))
-    task, _, ntk = task_and_ntk(p["task"], n_max, p["n_test"], p["seed"], p["depth"], data_dir,
-                                n_pool=sizes[-1] + n_max)
+    sizes = _sizes(cfg["m_grid"], cfg["fixed_m"], grid)
+    task = load_task(p["task"], _pool(cfg["m_grid"], cfg["fixed_m"], grid), p["n_test"], p["seed"], data_dir)
     x = np.concatenate([task.x_pool[:n_max], task.x_pool[sizes[-1]:], task.x_test])
     y_fresh = task.y_pool[sizes[-1]:]
     test = slice(2 * n_max, None)
@@ -105,7 +116,8 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     p = cfg.protocol
     critical = measured_critical_lr(p, runner, data_dir)
     params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
-    cells = runner.map([Cell(f"{CLAIM}.trial/2", after_kernels,
+    ntk = ntk_gram(shared(p), runner, data_dir, n_pool=_pool(cfg.m_grid, cfg.fixed_m, p.n_grid))
+    cells = runner.map([Cell(f"{CLAIM}.trial/3", functools.partial(after_kernels, ntk=ntk),
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/after-kernels")
     curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]
@@ -134,7 +146,7 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
         f"mean error of {fixed[0]} minus {fixed[-1]} over the n-grid (the paper: the later "
         "after-kernel is better, above 0)")
     train_errors = np.stack([c["train_error"] for c in cells]).mean(0)
-    sizes = sorted(set(cfg.m_grid) | set(cfg.fixed_m) | set(grid))
+    sizes = _sizes(cfg.m_grid, cfg.fixed_m, p.n_grid)
     notes = [f"lr {float(cells[0]['lr']):.4g} (a quarter of the measured critical lr {critical:.4g}); "
              "mean final training error of the networks by m: "
              + ", ".join(f"{m}: {e:.3f}" for m, e in zip(sizes, train_errors))]
@@ -157,7 +169,7 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
 
 def protocol(cfg: AfterKernelConfig) -> list[str]:
     p = cfg.protocol
-    sizes = sorted(set(cfg.m_grid) | set(cfg.fixed_m) | set(p.n_grid))
+    sizes = _sizes(cfg.m_grid, cfg.fixed_m, p.n_grid)
     lines = [
         f"{p.task}: networks trained by the exponent claim's base protocol ({training(p)}) on the "
         f"first m samples, m in {', '.join(map(str, sizes))}; {p.trials} trials, {p.n_test} test points.",

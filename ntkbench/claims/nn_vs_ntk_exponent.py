@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ntkbench import scaling, stats
-from ntkbench.claims.protocol import MODELS, curve_cells, measured_critical_lr, per_trial
+from ntkbench.claims.protocol import MODELS, curve_cells, measured_critical_lr, ntk_gram, per_trial, shared
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistic
@@ -42,11 +42,12 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
     start = time.perf_counter()
     statistics, curves, notes, lrs = {}, {}, [], {}
     for cfg in cfgs:
-        critical = measured_critical_lr(cfg, runner, data_dir)
+        ntk = ntk_gram(shared(cfg), runner, data_dir)
+        critical = measured_critical_lr(cfg, runner, data_dir, ntk)
         notes.append(f"{cfg.task}: measured critical lr of SGD on the infinite NTK {critical:.4g}")
         for s in cfg.settings:
             label = f"{cfg.task}/{s.name}"
-            cells = per_trial(runner.map(curve_cells(cfg, s, critical, data_dir), label))
+            cells = per_trial(runner.map(curve_cells(cfg, s, critical, ntk, data_dir), label))
             which = "best" if s.early_stopping else "final"
             errors = {m: scaling.floor_zeros(np.stack([c[f"{m}/{which}"] for c in cells]), cfg.n_test)
                       for m in MODELS}

@@ -36,8 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, load_task,
-                                      measured_critical_lr, per_trial, shared, spec, training)
+from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, load_task, measured_critical_lr,
+                                      ntk_gram, per_trial, shared, spec, training)
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -129,12 +129,13 @@ def segments(log_t, log_e) -> tuple[float, float]:
 def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     p = cfg.protocol
-    critical = measured_critical_lr(p, runner, data_dir)
+    ntk = ntk_gram(shared(p), runner, data_dir)
+    critical = measured_critical_lr(p, runner, data_dir, ntk)
     params = {"snapshots": cfg.snapshots, "train_error_target": cfg.train_error_target, "protocol": shared(p)}
     cells = runner.map([Cell(f"{CLAIM}.trial/1", kernel_evolution,
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/kernel evolution")
-    nn_curves = per_trial(runner.map(curve_cells(p, ExponentSetting("base"), critical, data_dir),
+    nn_curves = per_trial(runner.map(curve_cells(p, ExponentSetting("base"), critical, ntk, data_dir),
                                      f"{p.task}/network learning curves"))
     steps = cells[0]["steps"]
     train_error = np.stack([c["train_error"] for c in cells])

@@ -41,8 +41,15 @@ def training(cfg: ExponentConfig) -> str:
             "the infinite NTK, best test error over the log-spaced schedule")
 
 
+ROWS_PER_CELL = 512
+
+
+@functools.lru_cache(maxsize=2)
 def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir) -> tasks.Task:
-    """The named task's pool (n_pool) and test set; image tasks read `data_dir`."""
+    """The named task's pool (n_pool) and test set; image tasks read `data_dir`.
+
+    Cached: a worker's cells share one load (reading CIFAR-5m per cell would dominate).
+    """
     if name == "xor":
         return tasks.xor_task(n_pool, n_test, seed=seed)
     if name == "digits-parity":
@@ -50,6 +57,11 @@ def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir) -> tasks
     if name == "svhn-parity":
         return images.svhn_parity(data_dir, n_pool, n_test, seed=seed)
     return images.cifar5m_bin(data_dir, n_pool, n_test, seed=seed)
+
+
+def inputs(task: tasks.Task, n_max: int) -> np.ndarray:
+    """pool[:n_max] then the test set: the rows of every Gram of the protocol."""
+    return np.concatenate([task.x_pool[:n_max], task.x_test])
 
 
 def spec(task: str, width: int, depth: int) -> models.Spec:
@@ -62,31 +74,58 @@ def spec(task: str, width: int, depth: int) -> models.Spec:
     return models.mlp([width] * depth, W_std=2**0.5, b_std=0.1)
 
 
-@functools.lru_cache(maxsize=2)
-def task_and_ntk(task_name: str, n_max: int, n_test: int, seed: int, depth: int, data_dir,
-                 n_pool: int | None = None):
-    """The task (a pool of `n_pool`, default n_max), its inputs pool[:n_max] then test,
-    and their infinite-NTK Gram.
+def ntk_rows(gram: dict, rows: tuple[int, int], data_dir=None) -> dict:
+    """Rows [a, b) of `ntk_gram`; a block of training rows holds only the columns from a on
+    (the columns before a are the transposes of earlier blocks)."""
+    task = load_task(gram["task"], gram["n_pool"], gram["n_test"], gram["seed"], data_dir)
+    n, (a, b) = gram["n_max"], rows
+    x, arch = inputs(task, n), spec(gram["task"], 1, gram["depth"])
+    if a >= n:
+        return {"ntk": infinite.kernels(arch, x[a:b], x[:n]).ntk}
+    return {"ntk": np.concatenate([infinite.kernels(arch, x[a:b]).ntk,
+                                   infinite.kernels(arch, x[a:b], x[b:n]).ntk], axis=1)}
 
-    The same for every trial and setting of a task: a worker computes them once and its
-    later cells reuse them (loading CIFAR-5m or a Myrtle Gram per cell would dominate).
+
+def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None) -> np.ndarray:
+    """The infinite NTK of a task's inputs (pool[:n_max] then test) against its training
+    inputs pool[:n_max], shape (n_max + n_test, n_max): the one Gram that every n, trial and
+    setting reads (K[:n, :n] to fit, K[n_max:, :n] to predict).
+
+    `cfg` is a protocol dict (`shared`); the pool holds `n_pool` inputs (default n_max). No
+    test-test entry is computed (kernel regression reads none; it would be a third of the
+    full-scale Gram), and of the symmetric training block only the upper triangle. Rows
+    are cells of `ROWS_PER_CELL`: spread over the executor's workers, stored as they
+    finish, and shared by every claim on the same task, so an hours-long Myrtle-5 Gram is
+    computed once and survives a killed run.
     """
-    task = load_task(task_name, n_pool or n_max, n_test, seed, data_dir)
-    x = np.concatenate([task.x_pool[:n_max], task.x_test])
-    return task, x, infinite.kernels(spec(task_name, 1, depth), x).ntk
+    n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
+    params = dict(task=cfg["task"], n_pool=n_pool or n_max, n_max=n_max, n_test=n_test, seed=cfg["seed"],
+                  depth=cfg["depth"])
+    blocks = [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
+              for a in range(start, end, ROWS_PER_CELL)]
+    found = runner.map([Cell("protocol.ntk_rows/1", ntk_rows, dict(gram=params, rows=r, **data_args(data_dir)))
+                        for r in blocks], f"{cfg['task']}/infinite NTK")
+    gram = np.empty((n_max + n_test, n_max), np.float32)
+    for (a, b), rows in zip(blocks, found):
+        if a < n_max:
+            gram[a:b, a:] = rows["ntk"]
+            gram[b:n_max, a:b] = rows["ntk"][:, b - a:].T
+        else:
+            gram[a:b] = rows["ntk"]
+    return gram
 
 
-def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
+def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) -> dict:
     """The largest lr at which SGD with momentum on the infinite NTK stays finite.
 
     Kernel SGD on coefficients, at n_max, with the protocol's batch size, momentum 0.9 and
     number of steps; bracketed from the full-batch rate (1 + momentum) / lambda_max(K / n)
     downward and then bisected in log space. Minibatch kernel SGD diverges well below the
     full-batch rate (on digits parity at a quarter of the largest per-batch rate), so the
-    rate is measured rather than derived.
+    rate is measured rather than derived. `ntk` is the task's `ntk_gram`.
     """
     n_max = cfg["n_grid"][-1]
-    task, _, ntk = task_and_ntk(cfg["task"], n_max, cfg["n_test"], cfg["seed"], cfg["depth"], data_dir)
+    task = load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
     k = ntk[:n_max, :n_max]
     y = task.y_pool[:n_max]
     key = jax.random.PRNGKey(cfg["seed"])
@@ -111,17 +150,19 @@ def critical_lr(cfg: dict, data_dir=None, bisections: int = 8) -> dict:
     return {"critical_lr": lo}
 
 
-def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, data_dir=None) -> dict:
+def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, ntk: np.ndarray,
+                    data_dir=None) -> dict:
     """Best-of-schedule and final test errors of NN, NTK and ENTK-init over the n-grid.
 
     `training` holds the setting's fields that change training (not its name, nor whether
     the error is read early-stopped), so settings that train alike share their cells.
     The networks of all `trials` train together (`train.fit_mse_seeds`); every result
-    carries a leading trial axis (`per_trial` splits it).
+    carries a leading trial axis (`per_trial` splits it). `ntk` is the task's `ntk_gram`.
     """
     s = ExponentSetting("cell", **training)
     grid, n_max = cfg["n_grid"], cfg["n_grid"][-1]
-    task, x, ntk = task_and_ntk(cfg["task"], n_max, cfg["n_test"], cfg["seed"], cfg["depth"], data_dir)
+    task = load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
+    x = inputs(task, n_max)
     arch = spec(cfg["task"], s.width or cfg["width"], cfg["depth"])
     lr = s.lr_factor * cfg["lr_fraction"] * critical
     net = models.network(arch)
@@ -169,23 +210,25 @@ def data_args(data_dir) -> dict:
     return {"data_dir": str(data_dir)} if data_dir else {}
 
 
-def measured_critical_lr(cfg: ExponentConfig, runner: Runner, data_dir=None) -> float:
-    """`critical_lr` of the config's task, through the store (claims sharing a task share it)."""
-    (found,) = runner.map([Cell("protocol.critical_lr/2", critical_lr,
+def measured_critical_lr(cfg: ExponentConfig, runner: Runner, data_dir=None, ntk: np.ndarray | None = None) -> float:
+    """`critical_lr` of the config's task, through the store (claims sharing a task share
+    it); `ntk` is the task's `ntk_gram`, read from the store or computed when not given."""
+    ntk = ntk_gram(shared(cfg), runner, data_dir) if ntk is None else ntk
+    (found,) = runner.map([Cell("protocol.critical_lr/3", functools.partial(critical_lr, ntk=ntk),
                                 dict(cfg=shared(cfg), **data_args(data_dir)))],
                           f"{cfg.task}/critical lr")
     return float(found["critical_lr"])
 
 
-def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, data_dir=None,
+def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray, data_dir=None,
                 n_grid: tuple[int, ...] | None = None) -> list[Cell]:
-    """`learning_curves` cells for the trials of `cfg` in `setting` (on `n_grid` if given),
-    `cfg.trials_per_cell` trials to a cell."""
+    """`learning_curves` cells for the trials of `cfg` in `setting` (on `n_grid` if given,
+    with `ntk` the `ntk_gram` of that grid), `cfg.trials_per_cell` trials to a cell."""
     training = dict(lr_factor=setting.lr_factor, momentum=setting.momentum,
                     full_batch=setting.full_batch, width=setting.width)
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
     groups = [tuple(range(t, min(t + cfg.trials_per_cell, cfg.trials)))
               for t in range(0, cfg.trials, cfg.trials_per_cell)]
-    return [Cell("protocol.curves/5", learning_curves,
+    return [Cell("protocol.curves/6", functools.partial(learning_curves, ntk=ntk),
                  dict(cfg=protocol, training=training, trials=g, critical=critical, **data_args(data_dir)))
             for g in groups]

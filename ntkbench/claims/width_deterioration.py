@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats as sps
 
 from ntkbench import stats
-from ntkbench.claims.protocol import curve_cells, measured_critical_lr, per_trial, training
+from ntkbench.claims.protocol import curve_cells, measured_critical_lr, ntk_gram, per_trial, shared, training
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistic
@@ -84,8 +84,9 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
     for cfg in cfgs:
         p, task = cfg.protocol, cfg.protocol.task
         critical = measured_critical_lr(p, runner, data_dir)
+        ntk = ntk_gram(shared(p) | {"n_grid": (cfg.n,)}, runner, data_dir)
         cells = [c for w in cfg.widths
-                 for c in curve_cells(p, ExponentSetting(f"width-{w}", width=w), critical, data_dir,
+                 for c in curve_cells(p, ExponentSetting(f"width-{w}", width=w), critical, ntk, data_dir,
                                       n_grid=(cfg.n,))]
         done = per_trial(runner.map(cells, f"{task}/widths"))
         by_width = [done[i * p.trials:(i + 1) * p.trials] for i in range(len(cfg.widths))]
