@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 from typing import NamedTuple
@@ -34,6 +35,7 @@ from ntkbench._compat import maybe_x64
 from ntkbench.models import AvgPool, Conv, Dense, Flatten, GlobalAvgPool, Relu, Spec
 
 BLOCK_ELEMENTS = 1 << 22
+TILES_AHEAD = 8
 
 
 class Kernels(NamedTuple):
@@ -178,17 +180,27 @@ def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None
     block = block or max(1, int(math.sqrt(BLOCK_ELEMENTS / pixels**2)))
     nngp = np.empty((len(x1), len(x2)), dtype)
     ntk = np.empty_like(nngp)
+
+    def write(i, j, tile):
+        a, b = np.asarray(tile[0]), np.asarray(tile[1])
+        nngp[i:i + block, j:j + block], ntk[i:i + block, j:j + block] = a, b
+        if same and i != j:
+            nngp[j:j + block, i:i + block], ntk[j:j + block, i:i + block] = a.T, b.T
+
     with maybe_x64(float64):
         vars1 = [_self_variances(spec, x1[i:i + block]) for i in range(0, len(x1), block)]
         vars2 = vars1 if same else [_self_variances(spec, x2[j:j + block])
                                         for j in range(0, len(x2), block)]
+        # JAX dispatches tiles asynchronously; reading each one only after the next few are
+        # queued keeps the device busy while the host copies results out.
+        pending = collections.deque()
         for bi, i in enumerate(range(0, len(x1), block)):
             for bj, j in enumerate(range(0, len(x2), block)):
-                if same and bj < bi:
-                    nngp[i:i + block, j:j + block] = nngp[j:j + block, i:i + block].T
-                    ntk[i:i + block, j:j + block] = ntk[j:j + block, i:i + block].T
-                    continue
-                a, b = _pair_kernels(spec, x1[i:i + block], x2[j:j + block], vars1[bi], vars2[bj])
-                nngp[i:i + block, j:j + block] = a
-                ntk[i:i + block, j:j + block] = b
+                if not (same and bj < bi):
+                    pending.append((i, j, _pair_kernels(spec, x1[i:i + block], x2[j:j + block],
+                                                        vars1[bi], vars2[bj])))
+                if len(pending) > TILES_AHEAD:
+                    write(*pending.popleft())
+        while pending:
+            write(*pending.popleft())
     return Kernels(nngp, ntk)
