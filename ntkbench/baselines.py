@@ -95,7 +95,7 @@ def _expected(entry: dict) -> str:
     parts = []
     if "value" in entry:
         tol = entry["tolerance"]
-        parts.append(f"{entry['value']:.6g} ± " + (f"{100 * tol['relative']:.2g}%" if "relative" in tol
+        parts.append(f"{entry['value']:.4g} ± " + (f"{100 * tol['relative']:.2g}%" if "relative" in tol
                                                     else f"{tol['absolute']:.3g}"))
     if "verdict" in entry:
         parts.append(entry["verdict"])

@@ -128,7 +128,8 @@ def _curve_plot(cfgs, label, curve):
 def _exponent_plot(ax, statistics) -> None:
     labels = sorted({k.split("/")[1] + "/" + k.split("/")[2] for k in statistics if k.startswith("beta/")})
     for i, label in enumerate(labels):
-        for j, (m, color) in enumerate(zip(MODELS, ("C0", "C1", "C2"))):
+        for j, m in enumerate(MODELS):
+            color = plots.MODEL_COLORS[m]
             est = statistics[f"beta/{label}/{m}"].estimate
             y = i + (j - 1) * 0.22
             err = [[max(est.value - est.low, 0.0)], [max(est.high - est.value, 0.0)]]
@@ -137,9 +138,10 @@ def _exponent_plot(ax, statistics) -> None:
             published = PUBLISHED.get(label.split("/")[1], (None,) * 3)[j]
             if published is not None:
                 ax.plot(published, y, "x", color=color)
+    ax.plot([], [], "x", color="grey", label="published (CIFAR-5m-bin)")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("exponent beta")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False)
 
 
 def quick_tolerance(statistic: str) -> dict:
