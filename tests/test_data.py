@@ -36,6 +36,17 @@ def test_cifar5m_parts(tmp_path):
     _check_pattern(task.x_pool)
 
 
+def test_cifar5m_pool_prefix_and_test_set_do_not_depend_on_the_pool_size(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        np.savez(tmp_path / f"cifar5m_part{i}.npz", X=rng.integers(0, 256, (60, 32, 32, 3), np.uint8),
+                 Y=_labels(60, rng))
+    small, large = (images.cifar5m_bin(tmp_path, n_pool=n, n_test=5) for n in (10, 40))
+    np.testing.assert_array_equal(small.x_pool, large.x_pool[:10])
+    np.testing.assert_array_equal(small.x_test, large.x_test)
+    np.testing.assert_allclose(large.x_pool.mean(axis=(0, 1, 2)), 0, atol=0.1)
+
+
 def test_cifar5m_labels_dog_positive(tmp_path):
     for i in range(6):
         np.savez(tmp_path / f"cifar5m_part{i}.npz", X=_pattern(4), Y=np.array([5, 7, 3, 5]))

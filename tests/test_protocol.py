@@ -3,6 +3,7 @@ learning curves."""
 
 import jax
 import numpy as np
+import pytest
 
 from ntkbench import kernel_train, models
 from ntkbench.claims import protocol
@@ -39,6 +40,25 @@ def test_a_stored_gram_computes_only_its_missing_rows(tmp_path, monkeypatch):
     runner = Runner(Store(tmp_path))
     np.testing.assert_array_equal(ntk_gram(cfg, runner), whole)
     assert len(runner.cell_seconds) == 1
+
+
+def test_grams_of_the_same_inputs_share_their_rows(tmp_path):
+    """Rows are addressed by their inputs: digits parity's pool does not depend on the pool
+    size asked for, so a second pool size reads the stored rows; XOR's test set does."""
+    digits = dict(task="digits-parity", n_grid=(64,), n_test=773, seed=0, depth=2)
+    xor = dict(task="xor", n_grid=(64,), n_test=100, seed=0, depth=2)
+    for cfg, recomputed in ((digits, False), (xor, True)):
+        first = gram(cfg, tmp_path)
+        runner = Runner(Store(tmp_path))
+        again = ntk_gram(cfg, runner, n_pool=500)
+        assert bool(runner.cell_seconds) == recomputed
+        assert np.array_equal(again, first) != recomputed
+
+
+def test_rows_refuse_inputs_other_than_those_they_were_scheduled_for():
+    with pytest.raises(RuntimeError, match="give every worker the same copy of the data"):
+        protocol.ntk_rows(dict(task="xor", depth=2, n_max=8, inputs="0" * 64), (0, 8),
+                          ("xor", 8, 4, 0, None))
 
 
 def test_critical_lr_brackets_divergence():

@@ -17,6 +17,7 @@ References:
 from __future__ import annotations
 
 import functools
+import hashlib
 
 import jax
 import jax.numpy as jnp
@@ -74,12 +75,21 @@ def spec(task: str, width: int, depth: int) -> models.Spec:
     return models.mlp([width] * depth, W_std=2**0.5, b_std=0.1)
 
 
-def ntk_rows(gram: dict, rows: tuple[int, int], data_dir=None) -> dict:
+def _digest(x: np.ndarray) -> str:
+    return hashlib.sha256(f"{x.dtype}{x.shape}".encode() + x.tobytes()).hexdigest()
+
+
+def ntk_rows(gram: dict, rows: tuple[int, int], load: tuple) -> dict:
     """Rows [a, b) of `ntk_gram`; a block of training rows holds only the columns from a on
-    (the columns before a are the transposes of earlier blocks)."""
-    task = load_task(gram["task"], gram["n_pool"], gram["n_test"], gram["seed"], data_dir)
+    (the columns before a are the transposes of earlier blocks). `load` holds `load_task`'s
+    arguments."""
     n, (a, b) = gram["n_max"], rows
-    x, arch = inputs(task, n), spec(gram["task"], 1, gram["depth"])
+    x = inputs(load_task(*load), n)
+    if _digest(x) != gram["inputs"]:
+        raise RuntimeError(f"The {load[0]} inputs this worker loaded from data_dir={load[-1]} "
+                           "differ from those of the process that scheduled their kernel; give every "
+                           "worker the same copy of the data.")
+    arch = spec(gram["task"], 1, gram["depth"])
     if a >= n:
         return {"ntk": infinite.kernels(arch, x[a:b], x[:n]).ntk}
     return {"ntk": np.concatenate([infinite.kernels(arch, x[a:b]).ntk,
@@ -94,17 +104,18 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     `cfg` is a protocol dict (`shared`); the pool holds `n_pool` inputs (default n_max). No
     test-test entry is computed (kernel regression reads none; it would be a third of the
     full-scale Gram), and of the symmetric training block only the upper triangle. Rows
-    are cells of `ROWS_PER_CELL`: spread over the executor's workers, stored as they
-    finish, and shared by every claim on the same task, so an hours-long Myrtle-5 Gram is
+    are cells of `ROWS_PER_CELL`, addressed by a digest of the inputs rather than by how
+    they were loaded: spread over the executor's workers, stored as they finish, and
+    shared by every claim whose Gram has the same inputs, so an hours-long Myrtle-5 Gram is
     computed once and survives a killed run.
     """
     n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
-    params = dict(task=cfg["task"], n_pool=n_pool or n_max, n_max=n_max, n_test=n_test, seed=cfg["seed"],
-                  depth=cfg["depth"])
+    load = (cfg["task"], n_pool or n_max, n_test, cfg["seed"], str(data_dir) if data_dir else None)
+    params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max, inputs=_digest(inputs(load_task(*load), n_max)))
     blocks = [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
               for a in range(start, end, ROWS_PER_CELL)]
-    found = runner.map([Cell("protocol.ntk_rows/1", ntk_rows, dict(gram=params, rows=r, **data_args(data_dir)))
-                        for r in blocks], f"{cfg['task']}/infinite NTK")
+    found = runner.map([Cell("protocol.ntk_rows/2", functools.partial(ntk_rows, load=load),
+                             dict(gram=params, rows=r)) for r in blocks], f"{cfg['task']}/infinite NTK")
     gram = np.empty((n_max + n_test, n_max), np.float32)
     for (a, b), rows in zip(blocks, found):
         if a < n_max:

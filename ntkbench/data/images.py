@@ -9,7 +9,9 @@
 - SVHN-parity: parity of the digit from SVHN's cropped digits (`train_32x32.mat`,
   `extra_32x32.mat`, `test_32x32.mat`; X: (32, 32, 3, N) uint8, y: (N, 1) in 1..10 where 10
   is the digit 0); training pool balanced between the classes.
-Images are scaled to [0, 1] and standardised per channel with the pool's statistics.
+Images are scaled to [0, 1] and standardised per channel with the statistics of every pool
+image the files hold, so a task's first n pool images and its test set do not depend on the
+pool size asked for (claims with different pools share their kernel rows).
 """
 
 from __future__ import annotations
@@ -37,11 +39,17 @@ def _missing(dataset: str, data_dir: Path, files: list[str], fmt: str, where: st
         "(or set NTKBENCH_DATA_DIR).")
 
 
-def _standardise(x_pool, x_test):
-    x_pool = x_pool.astype(np.float32) / 255
-    x_test = x_test.astype(np.float32) / 255
-    mean, std = x_pool.mean(axis=(0, 1, 2)), x_pool.std(axis=(0, 1, 2)) + 1e-6
-    return (x_pool - mean) / std, (x_test - mean) / std
+def _channel_stats(reference):
+    """Per-channel mean and standard deviation of uint8 images scaled to [0, 1], accumulated
+    in chunks (a CIFAR-5m pool is gigabytes)."""
+    total, squares = np.zeros(reference.shape[-1]), np.zeros(reference.shape[-1])
+    for i in range(0, len(reference), 8192):
+        chunk = reference[i:i + 8192].astype(np.float64) / 255
+        total += chunk.sum(axis=(0, 1, 2))
+        squares += np.square(chunk).sum(axis=(0, 1, 2))
+    count = reference.size // reference.shape[-1]
+    mean = total / count
+    return mean, np.sqrt(np.maximum(squares / count - mean**2, 0)) + 1e-6
 
 
 def _two_classes(x, y, positive: int, negative: int):
@@ -98,8 +106,13 @@ def _task(name, x_pool, y_pool, x_test, y_test, n_pool, n_test) -> Task:
     if len(y_pool) < n_pool or len(y_test) < n_test:
         raise DataError(f"{name} has {len(y_pool)} training and {len(y_test)} test images of "
                         f"the two classes, fewer than the {n_pool} / {n_test} requested.")
-    x_pool, x_test = _standardise(x_pool[:n_pool], x_test[:n_test])
-    return Task(name, x_pool, y_pool[:n_pool], x_test, y_test[:n_test])
+    mean, std = _channel_stats(x_pool)
+
+    def standardised(images):
+        return ((images.astype(np.float32) / 255 - mean) / std).astype(np.float32)
+
+    return Task(name, standardised(x_pool[:n_pool]), y_pool[:n_pool], standardised(x_test[:n_test]),
+                y_test[:n_test])
 
 
 def cifar10_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
