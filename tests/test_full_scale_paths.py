@@ -88,3 +88,14 @@ def test_full_scale_path_runs_and_meets_its_published_baseline_keys(module, data
     html.write(tmp_path, scale="full", provenance=provenance(), claims=[
         {"name": module.CLAIM, "result": result, "error": None, "checks": checks, "tests": []}])
     assert module.CLAIM in (tmp_path / "index.html").read_text()
+
+
+def test_claims_on_cifar5m_share_one_infinite_ntk(data_dir, tmp_path):
+    """after_kernel draws a larger pool than the exponent claim, but the same first n_max
+    images and test set: it reads the exponent claim's Gram rows instead of computing them."""
+    store = Store(tmp_path)
+    exponent = tuple(c for c in shrunk("nn_vs_ntk_exponent") if c.task == "cifar5m-bin")
+    nn_vs_ntk_exponent.run(exponent, Runner(store), data_dir=data_dir)
+    runner = Runner(store)
+    after_kernel.run(shrunk("after_kernel"), runner, data_dir=data_dir)
+    assert not [cell for cell, _ in runner.cell_seconds if cell.startswith("protocol.ntk_rows")]
