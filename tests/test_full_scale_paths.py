@@ -91,11 +91,15 @@ def test_full_scale_path_runs_and_meets_its_published_baseline_keys(module, data
 
 
 def test_claims_on_cifar5m_share_one_infinite_ntk(data_dir, tmp_path):
-    """after_kernel draws a larger pool than the exponent claim, but the same first n_max
-    images and test set: it reads the exponent claim's Gram rows instead of computing them."""
+    """after_kernel draws a larger pool than the exponent claim and width_deterioration a
+    smaller one, but with the same first images and test set: both read the exponent
+    claim's Gram rows instead of computing their own."""
     store = Store(tmp_path)
     exponent = tuple(c for c in shrunk("nn_vs_ntk_exponent") if c.task == "cifar5m-bin")
     nn_vs_ntk_exponent.run(exponent, Runner(store), data_dir=data_dir)
-    runner = Runner(store)
-    after_kernel.run(shrunk("after_kernel"), runner, data_dir=data_dir)
-    assert not [cell for cell, _ in runner.cell_seconds if cell.startswith("protocol.ntk_rows")]
+    width = tuple(dataclasses.replace(c, n=4) for c in shrunk("width_deterioration")
+                  if c.protocol.task == "cifar5m-bin")
+    for module, cfg in ((after_kernel, shrunk("after_kernel")), (width_deterioration, width)):
+        runner = Runner(store)
+        module.run(cfg, runner, data_dir=data_dir)
+        assert not [cell for cell, _ in runner.cell_seconds if cell.startswith("protocol.ntk_rows")], module

@@ -7,7 +7,7 @@ import pytest
 
 from ntkbench import kernel_train, models
 from ntkbench.claims import protocol
-from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_gram, per_trial
+from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_gram, per_trial, prefix_gram
 from ntkbench.data import tasks
 from ntkbench.kernels import infinite
 from ntkbench.runner import Runner
@@ -53,6 +53,17 @@ def test_grams_of_the_same_inputs_share_their_rows(tmp_path):
         again = ntk_gram(cfg, runner, n_pool=500)
         assert bool(runner.cell_seconds) == recomputed
         assert np.array_equal(again, first) != recomputed
+
+
+def test_a_smaller_grid_is_cut_from_the_larger_grams_rows_when_its_inputs_are_theirs(tmp_path):
+    digits = dict(task="digits-parity", n_grid=(64, 128), n_test=773, seed=0, depth=2)
+    xor = dict(task="xor", n_grid=(64, 128), n_test=100, seed=0, depth=2)
+    for cfg, shared in ((digits, True), (xor, False)):
+        gram(cfg, tmp_path)
+        runner = Runner(Store(tmp_path))
+        cut = prefix_gram(cfg, 64, runner)
+        assert bool(runner.cell_seconds) != shared
+        np.testing.assert_allclose(cut, gram(cfg | {"n_grid": (64,)}), rtol=1e-6)
 
 
 def test_rows_refuse_inputs_other_than_those_they_were_scheduled_for():

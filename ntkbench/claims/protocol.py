@@ -126,6 +126,20 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     return gram
 
 
+def prefix_gram(cfg: dict, n: int, runner: Runner, data_dir=None) -> np.ndarray:
+    """`ntk_gram` of the grid (n,), n below the grid's largest n: cut from the grid's own
+    Gram when a pool of n has the same inputs as the first n of the grid's pool (CIFAR-5m-bin,
+    digits parity), so the claims share that Gram; computed on its own otherwise."""
+    n_max, small = cfg["n_grid"][-1], cfg | {"n_grid": (n,)}
+    data = str(data_dir) if data_dir else None
+    pool = inputs(load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data), n_max)
+    if not np.array_equal(inputs(load_task(cfg["task"], n, cfg["n_test"], cfg["seed"], data), n),
+                          np.concatenate([pool[:n], pool[n_max:]])):
+        return ntk_gram(small, runner, data_dir)
+    full = ntk_gram(cfg, runner, data_dir)
+    return np.concatenate([full[:n, :n], full[n_max:, :n]])
+
+
 def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) -> dict:
     """The largest lr at which SGD with momentum on the infinite NTK stays finite.
 
