@@ -59,9 +59,9 @@ def test_a_smaller_grid_is_cut_from_the_larger_grams_rows_when_its_inputs_are_th
     digits = dict(task="digits-parity", n_grid=(64, 128), n_test=773, seed=0, depth=2)
     xor = dict(task="xor", n_grid=(64, 128), n_test=100, seed=0, depth=2)
     for cfg, shared in ((digits, True), (xor, False)):
-        gram(cfg, tmp_path)
+        full = gram(cfg, tmp_path)
         runner = Runner(Store(tmp_path))
-        cut = prefix_gram(cfg, 64, runner)
+        cut = prefix_gram(cfg, full, 64, runner)
         assert bool(runner.cell_seconds) != shared
         np.testing.assert_allclose(cut, gram(cfg | {"n_grid": (64,)}), rtol=1e-6)
 

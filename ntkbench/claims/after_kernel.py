@@ -114,7 +114,7 @@ def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray, data_
 def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     p = cfg.protocol
-    critical = measured_critical_lr(p, runner, data_dir)
+    critical = measured_critical_lr(p, ntk_gram(shared(p), runner, data_dir), runner, data_dir)
     params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
     ntk = ntk_gram(shared(p), runner, data_dir, n_pool=_pool(cfg.m_grid, cfg.fixed_m, p.n_grid))
     cells = runner.map([Cell(f"{CLAIM}.trial/3", functools.partial(after_kernels, ntk=ntk),

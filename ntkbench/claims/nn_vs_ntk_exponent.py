@@ -43,7 +43,7 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
     statistics, curves, notes, lrs = {}, {}, [], {}
     for cfg in cfgs:
         ntk = ntk_gram(shared(cfg), runner, data_dir)
-        critical = measured_critical_lr(cfg, runner, data_dir, ntk)
+        critical = measured_critical_lr(cfg, ntk, runner, data_dir)
         notes.append(f"{cfg.task}: measured critical lr of SGD on the infinite NTK {critical:.4g}")
         for s in cfg.settings:
             label = f"{cfg.task}/{s.name}"

@@ -130,7 +130,7 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     p = cfg.protocol
     ntk = ntk_gram(shared(p), runner, data_dir)
-    critical = measured_critical_lr(p, runner, data_dir, ntk)
+    critical = measured_critical_lr(p, ntk, runner, data_dir)
     params = {"snapshots": cfg.snapshots, "train_error_target": cfg.train_error_target, "protocol": shared(p)}
     cells = runner.map([Cell(f"{CLAIM}.trial/1", kernel_evolution,
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))

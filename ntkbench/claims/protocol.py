@@ -126,17 +126,17 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     return gram
 
 
-def prefix_gram(cfg: dict, n: int, runner: Runner, data_dir=None) -> np.ndarray:
+def prefix_gram(cfg: dict, full: np.ndarray, n: int, runner: Runner, data_dir=None) -> np.ndarray:
     """`ntk_gram` of the grid (n,), n below the grid's largest n: cut from the grid's own
-    Gram when a pool of n has the same inputs as the first n of the grid's pool (CIFAR-5m-bin,
-    digits parity), so the claims share that Gram; computed on its own otherwise."""
+    Gram `full` when a pool of n has the same inputs as the first n of the grid's pool
+    (CIFAR-5m-bin, digits parity), so the claims share that Gram; computed on its own
+    otherwise."""
     n_max, small = cfg["n_grid"][-1], cfg | {"n_grid": (n,)}
     data = str(data_dir) if data_dir else None
     pool = inputs(load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data), n_max)
     if not np.array_equal(inputs(load_task(cfg["task"], n, cfg["n_test"], cfg["seed"], data), n),
                           np.concatenate([pool[:n], pool[n_max:]])):
         return ntk_gram(small, runner, data_dir)
-    full = ntk_gram(cfg, runner, data_dir)
     return np.concatenate([full[:n, :n], full[n_max:, :n]])
 
 
@@ -235,10 +235,9 @@ def data_args(data_dir) -> dict:
     return {"data_dir": str(data_dir)} if data_dir else {}
 
 
-def measured_critical_lr(cfg: ExponentConfig, runner: Runner, data_dir=None, ntk: np.ndarray | None = None) -> float:
-    """`critical_lr` of the config's task, through the store (claims sharing a task share
-    it); `ntk` is the task's `ntk_gram`, read from the store or computed when not given."""
-    ntk = ntk_gram(shared(cfg), runner, data_dir) if ntk is None else ntk
+def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray, runner: Runner, data_dir=None) -> float:
+    """`critical_lr` of the config's task, whose `ntk_gram` is `ntk`, through the store
+    (claims sharing a task share it)."""
     (found,) = runner.map([Cell("protocol.critical_lr/3", functools.partial(critical_lr, ntk=ntk),
                                 dict(cfg=shared(cfg), **data_args(data_dir)))],
                           f"{cfg.task}/critical lr")

@@ -28,7 +28,8 @@ import numpy as np
 from scipy import stats as sps
 
 from ntkbench import stats
-from ntkbench.claims.protocol import curve_cells, measured_critical_lr, per_trial, prefix_gram, shared, training
+from ntkbench.claims.protocol import (curve_cells, measured_critical_lr, ntk_gram, per_trial, prefix_gram, shared,
+                                      training)
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistic
@@ -83,8 +84,9 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
     statistics, curves, notes = {}, {}, []
     for cfg in cfgs:
         p, task = cfg.protocol, cfg.protocol.task
-        critical = measured_critical_lr(p, runner, data_dir)
-        ntk = prefix_gram(shared(p), cfg.n, runner, data_dir)
+        full = ntk_gram(shared(p), runner, data_dir)
+        critical = measured_critical_lr(p, full, runner, data_dir)
+        ntk = prefix_gram(shared(p), full, cfg.n, runner, data_dir)
         cells = [c for w in cfg.widths
                  for c in curve_cells(p, ExponentSetting(f"width-{w}", width=w), critical, ntk, data_dir,
                                       n_grid=(cfg.n,))]
