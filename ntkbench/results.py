@@ -5,34 +5,85 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from ntkbench.stats import Estimate, verdict
+from ntkbench.stats import SUPPORTED, Estimate, verdict
+
+DECISION, CONTROL, MEASUREMENT = "decision", "control", "measurement"
 
 
 @dataclasses.dataclass
 class Statistic:
-    """A measured quantity with its CI; `verdict` is set where the quantity decides a claim."""
+    """A measured quantity with its CI and its role.
+
+    A `decision` is a pre-registered test of the claim `direction * quantity > 0`: the claim
+    holds where its verdict is `supported`. A `control` is a negative control stated the same
+    way, which must NOT come out `supported` (it `held` otherwise). A `measurement` has no
+    verdict; the baselines check its value.
+    """
 
     name: str
     estimate: Estimate
-    description: str = ""
+    description: str
+    role: str = MEASUREMENT
+    direction: int | None = None
     verdict: str | None = None
+
+    @property
+    def held(self) -> bool | None:
+        """For a control: whether it held (did not come out `supported`)."""
+        return self.verdict != SUPPORTED if self.role == CONTROL else None
 
     def to_json(self) -> dict:
         out = {"value": self.estimate.value, "ci": [self.estimate.low, self.estimate.high],
-               "description": self.description}
+               "description": self.description, "role": self.role}
         if self.verdict is not None:
-            out["verdict"] = self.verdict
+            out |= {"direction": self.direction, "verdict": self.verdict}
         return out
 
 
 class Statistics(dict):
-    """A claim's statistics by name."""
+    """A claim's statistics by name, each recorded by one of `decide`, `control`, `measure`.
 
-    def add(self, name: str, estimate: Estimate, description: str, direction: int | None = +1) -> None:
-        """Records a statistic; with a `direction` (+1 or -1) it decides the claim
-        `direction * quantity > 0` and gets a verdict, with None it is only measured."""
-        self[name] = Statistic(name, estimate, description,
-                               None if direction is None else verdict(estimate, direction))
+    `decide` and `control` take the claimed direction and the share of diverged runs among
+    the models compared (stats.verdict); neither has a default, so that no statistic becomes
+    a decision, or escapes the divergence rule, by a left-out argument.
+    """
+
+    def decide(self, name: str, estimate: Estimate, description: str, *, direction: int,
+               diverged: float) -> None:
+        self._add(Statistic(name, estimate, description, DECISION, direction,
+                            verdict(estimate, direction, diverged=diverged)))
+
+    def control(self, name: str, estimate: Estimate, description: str, *, direction: int,
+                diverged: float) -> None:
+        self._add(Statistic(name, estimate, description, CONTROL, direction,
+                            verdict(estimate, direction, diverged=diverged)))
+
+    def measure(self, name: str, estimate: Estimate, description: str) -> None:
+        self._add(Statistic(name, estimate, description))
+
+    def _add(self, statistic: Statistic) -> None:
+        if statistic.name in self:
+            raise ValueError(f"statistic {statistic.name!r} recorded twice")
+        self[statistic.name] = statistic
+
+    def of_role(self, role: str) -> list[Statistic]:
+        return [s for s in self.values() if s.role == role]
+
+
+def outcome(statistics: dict[str, Statistic]) -> str:
+    """One line for a claim from its pre-registered decisions and controls."""
+    decisions = [s for s in statistics.values() if s.role == DECISION]
+    controls = [s for s in statistics.values() if s.role == CONTROL]
+    held = sum(s.held for s in controls)
+    supported = sum(s.verdict == SUPPORTED for s in decisions)
+    if supported == len(decisions) and held == len(controls):
+        word = "reproduced"
+    elif supported == 0:
+        word = "not reproduced at this scale"
+    else:
+        word = "partly reproduced"
+    return (f"{word}: {supported} of {len(decisions)} decisions supported, "
+            f"{held} of {len(controls)} negative controls held")
 
 
 @dataclasses.dataclass
@@ -58,9 +109,14 @@ class ClaimResult:
     seconds: float = 0.0
     notes: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def outcome(self) -> str:
+        return outcome(self.statistics)
+
     def to_json(self) -> dict:
         return {
             "claim": self.claim, "title": self.title, "source": self.source, "scale": self.scale,
+            "outcome": self.outcome,
             "statistics": {k: s.to_json() for k, s in self.statistics.items()},
             "measurements": self.measurements, "config": self.config,
             "protocol": self.protocol, "seconds": self.seconds, "notes": self.notes,

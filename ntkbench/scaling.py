@@ -1,8 +1,8 @@
 """Data-scaling exponents: power-law fits with bootstrap CIs over trials.
 
 L(n) = a n^(-beta) is fitted by least squares in log-log on the trial-mean error curve;
-the CI comes from resampling trials (pairs of curves stay together when comparing two
-models measured on the same trials). Errors of exactly 0 are floored at half the test
+the CI is the bootstrap t-interval over trials of `stats` (pairs of curves stay together
+when comparing two models measured on the same trials). Errors of exactly 0 are floored at half the test
 set's resolution so that log() stays finite; the fit reports how many were.
 
 References:
@@ -16,9 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ntkbench.stats import Estimate, percentile_interval
-
-N_RESAMPLES = 2000
+from ntkbench.stats import Estimate, bootstrap_interval, resample_indices
 
 
 class PowerLaw(NamedTuple):
@@ -52,9 +50,7 @@ def floor_zeros(errors, n_test: int) -> tuple[np.ndarray, int]:
 
 def _resampled_betas(ns, curves, seed):
     """beta of the trial-mean curve for each bootstrap resample of trials (rows of `curves`)."""
-    rng = np.random.default_rng(seed)
-    trials = curves[0].shape[0]
-    idx = rng.integers(0, trials, size=(N_RESAMPLES, trials))
+    idx = resample_indices(curves[0].shape[0], seed)
     logn = np.log(np.asarray(ns, np.float64))
     centred = logn - logn.mean()
     out = []
@@ -65,10 +61,10 @@ def _resampled_betas(ns, curves, seed):
 
 
 def exponent(ns, errors, *, seed: int = 0) -> Estimate:
-    """beta of the trial-mean curve with a percentile bootstrap CI; `errors` is (trials, len(ns))."""
+    """beta of the trial-mean curve with its bootstrap t-interval; `errors` is (trials, len(ns))."""
     errors = np.asarray(errors, np.float64)
     (samples,) = _resampled_betas(ns, [errors], seed)
-    return percentile_interval(fit(ns, errors.mean(0)).beta, samples)
+    return bootstrap_interval(fit(ns, errors.mean(0)).beta, samples, len(errors))
 
 
 def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
@@ -76,4 +72,5 @@ def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
     errors_a, errors_b = np.asarray(errors_a, np.float64), np.asarray(errors_b, np.float64)
     a, b = _resampled_betas(ns, [errors_a, errors_b], seed)
     point = fit(ns, errors_a.mean(0)).beta - fit(ns, errors_b.mean(0)).beta
-    return percentile_interval(point, a - b)
+    return bootstrap_interval(point, a - b, len(errors_a))
+

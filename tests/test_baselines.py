@@ -10,7 +10,7 @@ from ntkbench.stats import Estimate
 
 
 def _result(value=1.0, verdict="supported"):
-    stats = {"a": Statistic("a", Estimate(value, value - 0.1, value + 0.1), verdict=verdict)}
+    stats = {"a": Statistic("a", Estimate(value, value - 0.1, value + 0.1), "toy", "decision", +1, verdict)}
     return ClaimResult("toy", "Toy", "nowhere", "quick", stats, {}, {}, [])
 
 

@@ -9,9 +9,9 @@ from ntkbench import pytest_plugin
 from ntkbench.report import figures  # noqa: F401  likewise matplotlib: a second import breaks it
 
 TOY_CLAIM = '''
-from ntkbench.results import ClaimResult, Figure, Statistic
+from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell
-from ntkbench.stats import mean_ci, verdict
+from ntkbench.stats import mean_ci
 
 RUNS = []
 
@@ -21,8 +21,10 @@ def cell(i):
 def run(cfg, runner, data_dir=None):
     RUNS.append(cfg)
     xs = [r["x"] for r in runner.map([Cell("toy/1", cell, {"i": i}) for i in range(1, 5)], "toy")]
-    est = mean_ci(xs)
-    return ClaimResult("toy", "A toy claim", "nowhere", cfg, {"mean": Statistic("mean", est, "", verdict(est))},
+    statistics = Statistics()
+    statistics.decide("mean", mean_ci(xs), "the mean", direction=+1, diverged=0.0)
+    statistics.control("copy", mean_ci([x - 2.5 for x in xs]), "centred", direction=+1, diverged=0.0)
+    return ClaimResult("toy", "A toy claim", "nowhere", cfg, statistics,
                        {"xs": xs}, {"scale": cfg}, ["four numbers"],
                        [Figure("xs", lambda ax: ax.plot(xs))])
 
@@ -36,6 +38,12 @@ pytestmark = pytest.mark.claim("toy")
 
 def test_supported(bench):
     bench.expect("toy", "mean")
+
+def test_control_holds(bench):
+    bench.expect_control("toy", "copy")
+
+def test_baseline(bench):
+    bench.check_baseline("toy")
 
 def test_runs_once(bench):
     import toy_claim
@@ -72,7 +80,7 @@ def test_bad_options_are_usage_errors(pytester, args, fragment):
 
 def test_missing_baseline_fails_with_one_paragraph(toy):
     result = _run(toy)
-    result.assert_outcomes(failed=1, passed=1)
+    result.assert_outcomes(failed=1, passed=3)
     result.stdout.fnmatch_lines(["*baseline file*toy.json*does not exist*--regen-baselines*"])
     assert "Traceback" not in result.stdout.str()
 
@@ -94,19 +102,20 @@ def test_missing_data_fails_the_claims_tests_with_one_paragraph(toy, monkeypatch
         "    raise DataError(f'CIFAR-5m is not in {data_dir}: expected cifar5m_part0.npz ...')\n"))
     monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "no_data_claim"))
     result = _run(toy, "--data-dir=/nowhere")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(["*claim toy could not be run: CIFAR-5m is not in /nowhere*"])
     assert "Traceback" not in result.stdout.str() and result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def test_regen_then_check_and_report(toy):
-    _run(toy, "--regen-baselines").assert_outcomes(passed=2)
+    _run(toy, "--regen-baselines").assert_outcomes(passed=4)
     result = _run(toy)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
     (line,) = [l for l in result.stdout.lines if l.startswith("ntkbench report: ")]
     index = toy.path / line.split(": ", 1)[1]
     html = index.read_text()
     assert "A toy claim" in html and "data:image/png;base64," in html and "supported" in html
+    assert "reproduced: 1 of 1 decisions supported, 1 of 1 negative controls held" in html
     data = json.loads((index.parent / "results.json").read_text())
     (claim,) = data["claims"]
     assert claim["result"]["measurements"]["xs"] == [1.0, 2.0, 3.0, 4.0]
@@ -122,8 +131,27 @@ def test_drift_from_baseline_fails(toy):
     data["statistics"]["mean"]["value"] = 3.0
     file.write_text(json.dumps(data))
     result = _run(toy)
-    result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*mean: measured 2.5, supported, baseline 3 ± 1%, supported*"])
+    result.assert_outcomes(failed=1, passed=3)  # the verdict test passes: only the baseline test fails
+    result.stdout.fnmatch_lines(["*1 of 2 statistics of toy differ*",
+                                 "*mean: measured 2.5, supported, baseline 3 ± 1%, supported*"])
+
+
+FLIP_TESTS = '''
+import pytest
+from ntkbench.pytest_plugin import cases
+pytestmark = pytest.mark.claim("toy")
+
+@pytest.mark.parametrize("decision", cases(["mean"], "quick", {"mean": "measured inconclusive"}))
+def test_decision(bench, decision):
+    bench.expect("toy", decision)
+'''
+
+
+def test_a_verdict_that_flips_xpasses_a_strict_xfail(toy):
+    toy.makepyfile(test_flip=FLIP_TESTS)
+    result = _run(toy, "test_flip.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*measured inconclusive*"])
 
 
 def test_full_only_marker_skips_at_quick(pytester):

@@ -29,10 +29,10 @@ def test_exponent_ci_covers_truth():
 
 def test_paired_difference_detects_and_abstains():
     a, b = _curves(0.5, seed=1), _curves(0.3, seed=2)
-    assert stats.verdict(scaling.exponent_difference(NS, a, b)) == stats.SUPPORTED
-    assert stats.verdict(scaling.exponent_difference(NS, b, a)) == stats.CONTRADICTED
+    assert stats.verdict(scaling.exponent_difference(NS, a, b), +1, diverged=0) == stats.SUPPORTED
+    assert stats.verdict(scaling.exponent_difference(NS, b, a), +1, diverged=0) == stats.CONTRADICTED
     same = scaling.exponent_difference(NS, _curves(0.3, seed=3), _curves(0.3, seed=4))
-    assert stats.verdict(same) == stats.INCONCLUSIVE
+    assert stats.verdict(same, +1, diverged=0) == stats.INCONCLUSIVE
 
 
 def test_zero_errors_are_floored_and_counted():

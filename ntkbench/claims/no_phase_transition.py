@@ -10,12 +10,16 @@ ENTK-init's own test error at step t (the latter trained by the same SGD). Also:
 al.'s kernel distance 1 - <K^t, K^T>_F / (|K^t| |K^T|) to the final kernel, and the relative
 change |K^t - K^0|_F / |K^0|_F; data scaling of K^t at t = 0 and two later times.
 
-Decision (CLAIMS.md, pre-registered), percentile bootstraps over trials: a two-segment
-(hinge) fit of log K^t_fit against log t gives the breakpoint, which ends the early regime;
+Decision (pre-registered; rewritten in issue 16 before the rerun, because the first rule
+could not reject Hypothesis 5.1: on a curve that improves steeply and then slows down, the
+breakpoint lands on the slow-down and both later segments lie in the slow phase), paired
+over trials: a two-segment (hinge) fit of log K^t_fit against log t gives the breakpoint;
 the rest is split in two halves in log t, the middle and the late segment.
-  - the late segment's log-log slope is below 0 (`supported`);
-  - the late slope is not significantly flatter than the middle one: late - middle must not
-    be `contradicted` (no slow-down, against Hypothesis 5.1 of Fort et al. / Long);
+  - slope_change: the slope after the breakpoint minus the slope before is below 0 (the
+    breakpoint is the onset of improvement after an early flat phase, not a slow-down);
+  - late_slope: the late segment's log-log slope is below 0;
+  - steady_rate: late slope - 2/3 x middle slope is below 0 (no slow-down to less than two
+    thirds of the rate, against Hypothesis 5.1 of Fort et al. / Long);
   - beta_NN > beta_{K^t} for each sampled t.
 Negative control: the same late slope for a network trained on shuffled labels (whose
 kernel learns nothing about the task) must not come out `supported`.
@@ -48,6 +52,7 @@ CLAIM = "no_phase_transition"
 TITLE = "The empirical NTK keeps improving through training (no phase transition)"
 SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Sec. 5, Fig. 5"
 TIMES = ("t0", "tmid", "tend")
+STEADY = 2 / 3  # the late segment keeps at least two thirds of the middle segment's log-log rate
 
 
 def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> dict:
@@ -78,7 +83,8 @@ def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> 
     end = int(np.argmax(train_error < cfg["train_error_target"])) if np.any(
         train_error < cfg["train_error_target"]) else len(steps) - 1
     mid = int(np.argmin(np.abs(np.log(steps) - np.log(0.3 * steps[end]))))
-    out = {"steps": steps, "train_error": train_error, "k_fit": [], "distance": [], "change": []}
+    out = {"steps": steps, "train_error": train_error, "k_fit": [], "distance": [], "change": [],
+           "diverged": fit.diverged}
     k0 = empirical.ntk(arch, params0, x)
     for i, params in enumerate(snapshots):
         k = k0 if i == 0 else k_last if i == len(snapshots) - 1 else empirical.ntk(arch, params, x)
@@ -101,29 +107,84 @@ def kernel_evolution(cfg: dict, trial: int, critical: float, data_dir=None) -> d
     """One trial: K^t along the run on the task's labels, and the shuffled-label control."""
     task = _run(cfg, trial, critical, "task", data_dir)
     control = _run(cfg, trial, critical, "shuffled", data_dir)
-    return task | {f"control/{k}": control[k] for k in ("k_fit", "train_error", "distance", "change")}
+    return task | {f"control/{k}": control[k] for k in ("k_fit", "train_error", "distance", "change", "diverged")}
 
 
-def hinge(log_t, log_e) -> tuple[float, float, float]:
+def hinge(log_t, log_e):
     """Breakpoint b and slopes before / after of the continuous two-segment least-squares fit
-    log_e = c + s1 min(log_t - b, 0) + s2 max(log_t - b, 0); b ranges over the inner points
-    (three or more on each side)."""
-    best = None
+    log_e = c + s1 min(log_t - b, 0) + s2 max(log_t - b, 0), for each curve of `log_e` (last
+    axis); b ranges over the inner points (three or more on each side)."""
+    log_e = np.asarray(log_e, np.float64)
+    fits = []
     for b in log_t[2:-2]:
         design = np.stack([np.ones_like(log_t), np.minimum(log_t - b, 0), np.maximum(log_t - b, 0)], 1)
-        coef, *_ = np.linalg.lstsq(design, log_e, rcond=None)
-        sse = np.sum((design @ coef - log_e) ** 2)
-        if best is None or sse < best[0]:
-            best = (sse, b, coef[1], coef[2])
-    return best[1], best[2], best[3]
+        coef = log_e @ np.linalg.pinv(design).T
+        fits.append((np.sum((coef @ design.T - log_e) ** 2, -1), coef[..., 1], coef[..., 2]))
+    sse, before, after = (np.stack(f) for f in zip(*fits))
+    best = np.argmin(sse, 0)[None]
+    pick = lambda a: np.take_along_axis(a, best, 0)[0]  # noqa: E731
+    return log_t[2:-2][best[0]], pick(before), pick(after)
 
 
-def segments(log_t, log_e) -> tuple[float, float]:
-    """Least-squares slopes of the middle and late halves (in log t) after the breakpoint."""
-    b = hinge(log_t, log_e)[0]
-    half = (b + log_t[-1]) / 2
-    middle, late = (log_t >= b) & (log_t <= half), log_t >= half
-    return (np.polyfit(log_t[middle], log_e[middle], 1)[0], np.polyfit(log_t[late], log_e[late], 1)[0])
+def _slope(log_t, log_e, mask):
+    """Least-squares slope of log_e on log_t over the points of `mask` (both per curve)."""
+    w = mask.astype(np.float64)
+    count = w.sum(-1, keepdims=True)
+    tm = (w * log_t).sum(-1, keepdims=True) / count
+    em = (w * log_e).sum(-1, keepdims=True) / count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w * (log_t - tm) * (log_e - em)).sum(-1) / (w * (log_t - tm) ** 2).sum(-1)
+
+
+def shape(log_t, log_e) -> tuple:
+    """For each curve of `log_e` (last axis): the hinge's breakpoint, its slopes before and
+    after, and the least-squares slopes of the middle and late halves (in log t) after the
+    breakpoint."""
+    log_e = np.asarray(log_e, np.float64)
+    b, before, after = hinge(log_t, log_e)
+    half = (b[..., None] + log_t[-1]) / 2
+    middle = _slope(log_t, log_e, (log_t >= b[..., None]) & (log_t <= half))
+    return b, before, after, middle, _slope(log_t, log_e, log_t >= half)
+
+
+def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged: dict) -> Statistics:
+    """The claim's statistics. `k_fit`, `control`: (trials, len(log_t)) test errors of K^t_fit
+    over the analysis window (task labels; shuffled labels); `nn` and `kernels[name]`: (trials,
+    len(ns)) learning curves of the network and of K^t at the step `at[name]`; `diverged`:
+    the fraction of runs that diverged, by model ("NN", "control")."""
+    def quantities(e):
+        b, before, after, middle, late = shape(log_t, np.log(np.maximum(e, 1e-12)))
+        return np.exp(b), before, after, after - before, late, late - STEADY * middle, late - middle
+
+    step, before, after, change, late, steady, flattening = stats.curve_statistic(quantities, k_fit)
+    control_late = stats.curve_statistic(lambda e: quantities(e)[4], control)
+    task = diverged["NN"]
+    out = Statistics()
+    out.measure("breakpoint_step", step, "SGD step of the fitted breakpoint (end of the early regime; the paper: "
+                "about 140 batches)")
+    out.measure("slope_before", before, "log-log slope of K^t_fit before the breakpoint")
+    out.measure("slope_after", after, "log-log slope of K^t_fit after the breakpoint")
+    out.decide("slope_change", change,
+               "slope after minus slope before the breakpoint; the claim (an early flat phase, then "
+               "improvement): below 0. A slow-down (Hypothesis 5.1) puts it above 0",
+               direction=-1, diverged=task)
+    out.decide("late_slope", late,
+               "log-log slope of K^t_fit over the late half (in log t) after the breakpoint; the claim: below 0",
+               direction=-1, diverged=task)
+    out.decide("steady_rate", steady,
+               f"late slope minus {STEADY:.3g} x middle slope; the claim (no slow-down: the late half keeps "
+               f"at least {STEADY:.3g} of the middle half's rate): below 0", direction=-1, diverged=task)
+    out.measure("flattening", flattening, "late slope minus middle slope (above 0: the late segment is flatter)")
+    out.control("control/shuffled-labels/late_slope", control_late,
+                "negative control: the late slope for a network trained on shuffled labels; must not be supported",
+                direction=-1, diverged=diverged["control"])
+    for name, e in kernels.items():
+        out.decide(f"diff/NN-K^{name}", scaling.exponent_difference(ns, nn, e),
+                   f"beta_NN - beta of K^t at t = {at[name]} (per trial); the claim: above 0",
+                   direction=+1, diverged=task)
+        out.measure(f"beta/K^{name}", scaling.exponent(ns, e), f"exponent of K^t at t = {at[name]}")
+    out.measure("beta/NN", scaling.exponent(ns, nn), "exponent of the network (the exponent claim's base cells)")
+    return out
 
 
 def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
@@ -132,7 +193,7 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     ntk = ntk_gram(shared(p), runner, data_dir)
     critical = measured_critical_lr(p, ntk, runner, data_dir)
     params = {"snapshots": cfg.snapshots, "train_error_target": cfg.train_error_target, "protocol": shared(p)}
-    cells = runner.map([Cell(f"{CLAIM}.trial/1", kernel_evolution,
+    cells = runner.map([Cell(f"{CLAIM}.trial/2", kernel_evolution,
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/kernel evolution")
     nn_curves = per_trial(runner.map(curve_cells(p, ExponentSetting("base"), critical, ntk, data_dir),
@@ -146,48 +207,22 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     k_fit = np.stack([c["k_fit"] for c in cells])
     control = np.stack([c["control/k_fit"] for c in cells])
 
-    def logged(e):
-        return np.log(scaling.floor_zeros(e, p.n_test)[0])
-
-    statistics = Statistics()
-
-    statistics.add("breakpoint_step", stats.curve_statistic(lambda e: float(np.exp(hinge(log_t, logged(e))[0])),
-                                                 k_fit[:, window]),
-        "SGD step of the fitted breakpoint (end of the early regime; the paper: about 140 batches)", None)
-    statistics.add("slope_before", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[1], k_fit[:, window]),
-        "log-log slope of K^t_fit before the breakpoint", None)
-    statistics.add("slope_after", stats.curve_statistic(lambda e: hinge(log_t, logged(e))[2], k_fit[:, window]),
-        "log-log slope of K^t_fit after the breakpoint", None)
-    statistics.add("slope_change", stats.curve_statistic(lambda e: np.subtract(*hinge(log_t, logged(e))[:0:-1]),
-                                              k_fit[:, window]),
-        "slope after minus slope before the breakpoint: below 0 when the regime change is the "
-        "onset of improvement, above 0 when it is a slow-down", None)
-    statistics.add("late_slope", stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], k_fit[:, window]),
-        "log-log slope of K^t_fit over the late half (in log t) after the breakpoint; the claim: below 0", -1)
-    statistics.add("flattening", stats.curve_statistic(lambda e: np.subtract(*segments(log_t, logged(e))[::-1]),
-                                            k_fit[:, window]),
-        "late slope minus middle slope; above 0 means a slow-down (a phase transition): "
-        "the claim needs this not `contradicted`", -1)
-    statistics.add("control/shuffled-labels/late_slope",
-        stats.curve_statistic(lambda e: segments(log_t, logged(e))[1], control[:, window]),
-        "negative control: the late slope for a network trained on shuffled labels; must not be supported", -1)
     nn = scaling.floor_zeros(np.stack([c["NN/best"] for c in nn_curves]), p.n_test)[0]
-    scaling_errors = {}
-    for name in TIMES:
-        e = scaling.floor_zeros(np.stack([c[f"scaling/{name}"] for c in cells]), p.n_test)[0]
-        scaling_errors[name] = e
-        at = ", ".join(sorted({str(int(c[f"step/{name}"])) for c in cells}))
-        statistics.add(f"diff/NN-K^{name}", scaling.exponent_difference(p.n_grid, nn, e),
-            f"beta_NN - beta of K^t at t = {at} (per trial); the claim: above 0")
-        statistics.add(f"beta/K^{name}", scaling.exponent(p.n_grid, e), f"exponent of K^t at t = {at}", None)
-    statistics.add("beta/NN", scaling.exponent(p.n_grid, nn), "exponent of the network (the exponent claim's base cells)", None)
+    scaling_errors = {name: scaling.floor_zeros(np.stack([c[f"scaling/{name}"] for c in cells]), p.n_test)[0]
+                      for name in TIMES}
+    at = {name: ", ".join(sorted({str(int(c[f"step/{name}"])) for c in cells})) for name in TIMES}
+    diverged = {"NN": float(np.mean([c["diverged"] for c in cells])),
+                "control": float(np.mean([c["control/diverged"] for c in cells]))}
+    found = statistics(log_t, scaling.floor_zeros(k_fit[:, window], p.n_test)[0],
+                       scaling.floor_zeros(control[:, window], p.n_test)[0], p.n_grid, nn, scaling_errors, at,
+                       diverged)
     series = {k: np.stack([c[k] for c in cells]) for k in ("NN", "ENTK", "distance", "change",
                                                             "control/distance", "control/change")}
     notes = [f"analysis window: steps {steps[0]}..{steps[end]} (trial-mean training error first below "
              f"{cfg.train_error_target:.0%} at step {steps[end]}" + ("" if len(below) else "; never reached, "
              "so the whole run") + f"); lr {float(cells[0]['lr']):.4g}"]
     return ClaimResult(
-        claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=statistics,
+        claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=found,
         measurements={"steps": steps.tolist(), "window_end": int(steps[end]), "train_error": train_error.tolist(),
                       "k_fit": k_fit.tolist(), "control_k_fit": control.tolist(),
                       **{k: v.tolist() for k, v in series.items()},
@@ -216,8 +251,7 @@ def protocol(cfg: PhaseConfig) -> list[str]:
         "late segments: the two halves in log t after it. Data scaling of K^t at t = 0, about 0.3 x "
         f"and 1 x the step where that trial's training error falls below {cfg.train_error_target:.0%}, "
         f"over n = {', '.join(map(str, p.n_grid))}; the network's curve is the exponent claim's.",
-        "Statistics: percentile bootstrap over trials (2000 resamples); breakpoints and segments are "
-        "re-fitted in every resample.",
+        "Statistics: breakpoints and segments are re-fitted in every bootstrap resample. " + stats.INTERVALS,
     ]
     if cfg.scale != "full":
         lines.append("Quick scale differs from the paper in the data (XOR-type task instead of "

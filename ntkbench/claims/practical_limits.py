@@ -319,40 +319,43 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
     design = np.stack([np.ones(len(trained)), np.log(width[trained]), np.log(depth[trained])], 1)
 
     def law(mean_change):
-        return np.linalg.lstsq(design, np.log(mean_change[trained]), rcond=None)[0]
+        return np.linalg.lstsq(design, np.log(mean_change[..., trained]).T, rcond=None)[0]
 
     def regime_width(mean_change, d):
         c0, alpha, gamma = law(mean_change)
         return (np.log(cfg.kernel_regime_change) - c0 - gamma * np.log(d)) / alpha / np.log(10)
 
-    statistics.add("a/width_exponent", stats.curve_statistic(lambda m: law(m)[1], change),
-        "alpha in change ~ width^alpha depth^gamma; the claim: below 0", -1)
-    statistics.add("a/depth_exponent", stats.curve_statistic(lambda m: law(m)[2], change),
-        "gamma in change ~ width^alpha depth^gamma; the claim: above 0")
+    moved_share = stats.diverged_share(change)
+    statistics.decide("a/width_exponent", stats.curve_statistic(lambda m: law(m)[1], change),
+        "alpha in change ~ width^alpha depth^gamma; the claim: below 0", direction=-1, diverged=moved_share)
+    statistics.decide("a/depth_exponent", stats.curve_statistic(lambda m: law(m)[2], change),
+        "gamma in change ~ width^alpha depth^gamma; the claim: above 0", direction=+1, diverged=moved_share)
     deepest_widest, lazy_widest = n_main - 1, len(movement) - 1
-    statistics.add("a/change_at_practical_width", stats.curve_statistic(
-        lambda m: np.log10(m[deepest_widest] / cfg.kernel_regime_change), change),
+    statistics.decide("a/change_at_practical_width", stats.curve_statistic(
+        lambda m: np.log10(m[..., deepest_widest] / cfg.kernel_regime_change), change),
         f"log10 of the relative change at depth {cfg.depths[-1]}, width {cfg.widths[-1]} over the "
-        f"kernel regime's level {cfg.kernel_regime_change:.0%}; the claim: above 0")
+        f"kernel regime's level {cfg.kernel_regime_change:.0%}; the claim: above 0",
+        direction=+1, diverged=moved_share)
     for d in cfg.depths:
-        statistics.add(f"a/kernel_regime_width/depth-{d}", stats.curve_statistic(lambda m: regime_width(m, d), change),
-            f"log10 of the width where the fitted change falls to {cfg.kernel_regime_change:.0%} at depth {d}",
-            None)
-    statistics.add("control/a/lazy_change_at_practical_width", stats.curve_statistic(
-        lambda m: np.log10(m[lazy_widest] / cfg.kernel_regime_change), change),
+        statistics.measure(f"a/kernel_regime_width/depth-{d}", stats.curve_statistic(lambda m: regime_width(m, d), change),
+            f"log10 of the width where the fitted change falls to {cfg.kernel_regime_change:.0%} at depth {d}")
+    statistics.control("control/a/lazy_change_at_practical_width", stats.curve_statistic(
+        lambda m: np.log10(m[..., lazy_widest] / cfg.kernel_regime_change), change),
         f"negative control: the same for depth-{cfg.depths[-1]}, width-{cfg.widths[-1]} networks trained lazily "
-        f"(lr x {cfg.lazy_lr_factor}); must not be supported")
+        f"(lr x {cfg.lazy_lr_factor}); must not be supported", direction=+1, diverged=moved_share)
     # (b)
     b = {k: grid(optimised, k) for k in optimised[0] if k != "seconds"}
     log_gap = np.log2(b["gn_nn"] / b["gn_linear"])
-    statistics.add("b/gn_gap_at_widest", stats.curve_statistic(lambda g: g[-1], log_gap),
-        f"log2(GN steps of the network / of its linearisation) at width {cfg.widths_gn[-1]}; the claim: above 0")
-    statistics.add("b/gn_gap_trend", stats.curve_statistic(lambda g: sps.spearmanr(cfg.widths_gn, g).statistic, log_gap),
-        "Spearman correlation of that gap with width; the claim: below 0 (it closes with width)", -1)
-    statistics.add("control/b/lazy_gn_gap", stats.curve_statistic(
-        lambda g: g[-1], np.log2(b["gn_lazy"] / b["gn_lazy_linear"])),
+    lazy_gap = np.log2(b["gn_lazy"] / b["gn_lazy_linear"])
+    statistics.decide("b/gn_gap_at_widest", stats.curve_statistic(lambda g: g[..., -1], log_gap),
+        f"log2(GN steps of the network / of its linearisation) at width {cfg.widths_gn[-1]}; the claim: above 0",
+        direction=+1, diverged=stats.diverged_share(log_gap))
+    statistics.decide("b/gn_gap_trend", stats.trend(cfg.widths_gn, log_gap),
+        "Spearman correlation of that gap with width (mean over seeds); the claim: below 0 (it closes with width)",
+        direction=-1, diverged=stats.diverged_share(log_gap))
+    statistics.control("control/b/lazy_gn_gap", stats.curve_statistic(lambda g: g[..., -1], lazy_gap),
         f"negative control: the same gap for the lazily scaled network (alpha = {cfg.lazy_scale:g}) at "
-        f"width {cfg.widths_gn[-1]}; must not be supported")
+        f"width {cfg.widths_gn[-1]}; must not be supported", direction=+1, diverged=stats.diverged_share(lazy_gap))
     censored = {k: int(np.sum(v > (cfg.max_gn_steps if k.startswith("gn") else cfg.max_gd_steps)))
                 for k, v in b.items()}
     if any(censored.values()):
@@ -361,28 +364,27 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
     # (c)
     forgetting = {k: grid(learned, f"{k}/forgetting") for k in ("short", "converged")}
 
-    def trend(f):
-        return sps.spearmanr(cfg.widths_cl, f).statistic
-
-    statistics.add("c/forgetting_trend_short", stats.curve_statistic(trend, forgetting["short"]),
-        f"Spearman correlation of forgetting with width, {cfg.steps_cl[0]} steps per task; "
-        "the claim: below 0", -1)
-    statistics.add("c/forgetting_trend_converged", stats.curve_statistic(trend, forgetting["converged"]),
+    statistics.decide("c/forgetting_trend_short", stats.trend(cfg.widths_cl, forgetting["short"]),
+        f"Spearman correlation of forgetting with width (mean over seeds), {cfg.steps_cl[0]} steps per task; "
+        "the claim: below 0", direction=-1, diverged=stats.diverged_share(forgetting["short"]))
+    statistics.control("c/forgetting_trend_converged", stats.trend(cfg.widths_cl, forgetting["converged"]),
         f"the same with {cfg.steps_cl[1]} steps per task (to convergence); the claim: not below 0, "
-        "i.e. this must not be supported", -1)
+        "i.e. this must not be supported", direction=-1, diverged=stats.diverged_share(forgetting["converged"]))
     # (d)
     d = {k: grid(calibrated, k) for k in calibrated[0]
          if k not in ("seconds", "nn_test")}
     for metric in ("ece", "nll"):
-        statistics.add(f"d/laplace_minus_ntk_gp/{metric}", stats.curve_statistic(
-            lambda l, g: l[-1] - g[-1], d[f"laplace/{metric}"], d[f"ntk_gp/{metric}"]),
+        statistics.decide(f"d/laplace_minus_ntk_gp/{metric}", stats.curve_statistic(
+            lambda l, g: l[..., -1] - g[..., -1], d[f"laplace/{metric}"], d[f"ntk_gp/{metric}"]),
             f"{metric.upper()} of the trained network's linearised Laplace at width "
             f"{cfg.widths_uq[-1]} minus that of the NTK-GP; the claim: above 0 (the kernel "
-            "regime's uncertainty is not what a practical network gives)")
-    statistics.add("control/d/entk_gp_minus_ntk_gp/ece", stats.curve_statistic(
-        lambda e, g: e[-1] - g[-1], d["entk_gp/ece"], d["ntk_gp/ece"]),
+            "regime's uncertainty is not what a practical network gives)",
+            direction=+1, diverged=stats.diverged_share(d[f"laplace/{metric}"], d[f"ntk_gp/{metric}"]))
+    statistics.control("control/d/entk_gp_minus_ntk_gp/ece", stats.curve_statistic(
+        lambda e, g: e[..., -1] - g[..., -1], d["entk_gp/ece"], d["ntk_gp/ece"]),
         f"negative control: ECE of the GP of the ENTK at init (width {cfg.widths_uq[-1]}, the "
-        "untrained network's kernel) minus the NTK-GP's; must not be supported")
+        "untrained network's kernel) minus the NTK-GP's; must not be supported",
+        direction=+1, diverged=stats.diverged_share(d["entk_gp/ece"], d["ntk_gp/ece"]))
     ensemble = np.stack([cell["nn_test"] for cell in calibrated])
     y_test = tasks.teacher_task(cfg.n_uq, cfg.n_test, cfg.dim, seed=0, noise=cfg.noise_uq,
                                 link=lambda z: np.tanh(2 * z)).y_test
@@ -441,8 +443,8 @@ def protocol(cfg: PracticalConfig) -> list[str]:
         "linearised Laplace uses the trained network's ENTK and is centred on the network, the "
         "NTK-GP the infinite NTK, the control the ENTK at init; ECE over central intervals at "
         "10%..90%.",
-        "Statistics: percentile bootstrap over seeds (2000 resamples), paired; fits and picks are "
-        "redone in every resample.",
+        "Statistics: paired over seeds; fits and picks are redone in every bootstrap resample. "
+        + stats.INTERVALS,
     ]
 
 
