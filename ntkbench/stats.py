@@ -116,22 +116,15 @@ def best_candidate(*differences) -> tuple[int, Estimate]:
     return best, bounds[best]
 
 
-def spearman(x, y) -> np.ndarray:
-    """Spearman's rank correlation of `x` with each row of `y` (last axis); nan for a
-    constant row."""
-    rx = stats.rankdata(x)
-    ry = stats.rankdata(y, axis=-1)
-    rx, ry = rx - rx.mean(), ry - ry.mean(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (ry @ rx) / np.sqrt((ry**2).sum(-1) * (rx @ rx))
-
-
 def trend(x, curves) -> Estimate:
-    """Mean over trials of Spearman's rank correlation of each trial's curve (rows of
-    `curves`) with `x`, with its t-interval; a constant curve has no trend (0). Per trial
-    rather than of the trial means: the bootstrap of a rank statistic of means is too narrow
-    under a flat null (5.5% false `supported` with 8 trials in the calibration tests)."""
-    return mean_ci(np.nan_to_num(spearman(x, np.asarray(curves, np.float64)), nan=0.0))
+    """Mean over trials of each trial's least-squares slope of its curve (rows of `curves`)
+    against log2(x), with its t-interval: a fixed linear combination of a trial's values, so
+    the interval is exact under Gaussian noise. (Spearman's correlation per trial, over 4
+    widths and 5 seeds, said `supported` 6% of the time on flat curves: a bounded, discrete
+    statistic; of trial means, its bootstrap was too narrow as well.)"""
+    t = np.log2(np.asarray(x, np.float64))
+    t = t - t.mean()
+    return mean_ci(np.asarray(curves, np.float64) @ t / (t @ t))
 
 
 def verdict(estimate: Estimate, direction: int, *, diverged: float) -> str:

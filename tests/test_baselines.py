@@ -71,3 +71,28 @@ def test_committed_baselines_are_well_formed():
     assert files
     for file in files:
         baselines.load(file.parent.name, file.stem)
+
+
+@pytest.mark.parametrize("scale", ["quick", "full"])
+def test_swapping_two_rmse_kernel_formulas_fails_the_baseline(scale):
+    """Every kernel row of the RMSE table is pinned tightly enough that a result whose two
+    rows were computed with each other's formula fails: GP1, NTKJ1 and NTKB1 lie within
+    0.9% of one another."""
+    from ntkbench.claims import nn_vs_ntk_rmse
+
+    base = baselines.load(scale, nn_vs_ntk_rmse.CLAIM)
+    rows = [r for r in nn_vs_ntk_rmse.KERNEL_ROWS if f"rmse/{r}" in base["statistics"]]
+    assert len(rows) >= 9
+
+    def result(values):
+        stats = {f"rmse/{r}": Statistic(f"rmse/{r}", Estimate(v, v, v), "") for r, v in values.items()}
+        return ClaimResult(nn_vs_ntk_rmse.CLAIM, "", "", scale, stats, {}, {}, [])
+
+    values = {r: base["statistics"][f"rmse/{r}"]["value"] for r in rows}
+    assert all(c.ok for c in baselines.compare(result(values), {"statistics": {
+        f"rmse/{r}": base["statistics"][f"rmse/{r}"] for r in rows}}))
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            swapped = values | {a: values[b], b: values[a]}
+            checks = baselines.compare(result(swapped), base)
+            assert not all(c.ok for c in checks if c.statistic in (f"rmse/{a}", f"rmse/{b}")), (a, b)

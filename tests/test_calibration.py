@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from ntkbench import config, stats
-from ntkbench.claims import after_kernel, nn_vs_ntk_exponent, nn_vs_ntk_rmse, no_phase_transition, width_deterioration
+from ntkbench.claims import (after_kernel, nn_vs_ntk_exponent, nn_vs_ntk_rmse, no_phase_transition, practical_limits,
+                             width_deterioration)
 from ntkbench.kernel_train import schedule
 
-SIMULATIONS = 200
+SIMULATIONS = 400  # a size of 2.5% is then estimated within +-0.8% (one standard error)
 SIZE, POWER = 0.05, 0.80
 TRIALS = {scale: config.nn_vs_ntk_exponent(scale)[0].trials for scale in ("quick", "full")}
 RMSE_TRIALS = {scale: config.nn_vs_ntk_rmse(scale).trials for scale in ("quick", "full")}
@@ -283,3 +284,61 @@ def test_rmse_rule_size_when_the_network_equals_its_ntk(scale):
 
 def test_rmse_rule_power_at_the_published_gap():
     assert _rate(nn_vs_ntk_rmse.decisions, "diff/NN2-NTKA2", _rmse_rows(0.192, 0.0836), RMSE_TRIALS["full"]) >= POWER
+
+
+# --- practical_limits: [W] (abstract only, no numbers) ------------------------------------------
+# Effect sizes chosen where [W] gives none, each stated: (a) the kernel's relative change
+# ~ width^-0.5 depth^1 (the finite-width correction's order), 0.5 at depth 2 and width 16, 10%
+# per-seed noise; (b) the network needs twice the GN steps of its linearisation at the
+# narrowest width, falling to 1.3x at the widest, sd 0.3 in log2; (c) forgetting 0.2 at the
+# narrowest width falling to 0.05, sd 0.03; (d) the Laplace ECE 0.05 above the NTK-GP's, sd 0.03.
+
+
+def _practical(alpha=-0.5, gamma=1.0, gap=(1.0, 0.4), forgetting=(0.2, 0.05), calibration=0.05,
+               level_at_widest=None):
+    def simulate(rng, seeds, scale):
+        cfg = config.practical_limits(scale)
+        cells = practical_limits.movement_cells(cfg)
+        depth, width = (np.array([c[i] for c in cells], np.float64) for i in (0, 1))
+        change = 0.5 * (width / 16) ** alpha * (depth / 2) ** gamma
+        if level_at_widest is not None:
+            change = change / change[-2] * level_at_widest
+        change[-1] = 0.01
+        noisy = change * np.exp(0.1 * rng.normal(size=(seeds, len(cells))))
+        widths = len(cfg.widths_gn)
+        ratio = 2 ** (np.linspace(*gap, widths) + 0.3 * rng.normal(size=(seeds, widths)))
+        b = {"gn_nn": 10 * ratio, "gn_linear": np.full((seeds, widths), 10.0),
+             "gn_lazy": np.full((seeds, widths), 10.0), "gn_lazy_linear": np.full((seeds, widths), 10.0)}
+        forget = {k: np.linspace(*forgetting, len(cfg.widths_cl)) + 0.03 * rng.normal(size=(seeds, len(cfg.widths_cl)))
+                  for k in ("short", "converged")}
+        uq = {f"{model}/{metric}": 0.05 + (calibration if model == "laplace" else 0.0)
+              + 0.03 * rng.normal(size=(seeds, len(cfg.widths_uq)))
+              for model in ("laplace", "ntk_gp", "entk_gp") for metric in ("ece", "nll")}
+        return cfg, cells, noisy, np.zeros_like(noisy), b, forget, uq
+    return simulate
+
+
+def _practical_rate(statistic, scale, **effect):
+    rng, simulate = np.random.default_rng(0), _practical(**effect)
+    seeds = config.practical_limits(scale).seeds
+    return float(np.mean([practical_limits.decide(*simulate(rng, seeds, scale))[0][statistic].verdict
+                          == stats.SUPPORTED for _ in range(SIMULATIONS)]))
+
+
+PRACTICAL_NULLS = {
+    "a/width_exponent": dict(alpha=0.0), "a/depth_exponent": dict(gamma=0.0),
+    "a/change_at_practical_width": dict(level_at_widest=0.1), "b/gn_gap_at_widest": dict(gap=(0.0, 0.0)),
+    "b/gn_gap_trend": dict(gap=(0.5, 0.5)), "c/forgetting_trend_short": dict(forgetting=(0.1, 0.1)),
+    "d/laplace_minus_ntk_gp/ece": dict(calibration=0.0), "d/laplace_minus_ntk_gp/nll": dict(calibration=0.0),
+}
+
+
+@pytest.mark.parametrize("scale", ["quick", "full"])
+@pytest.mark.parametrize("statistic", PRACTICAL_NULLS)
+def test_practical_rule_size(scale, statistic):
+    assert _practical_rate(statistic, scale, **PRACTICAL_NULLS[statistic]) <= SIZE
+
+
+@pytest.mark.parametrize("statistic", PRACTICAL_NULLS)
+def test_practical_rule_power(statistic):
+    assert _practical_rate(statistic, "full") >= POWER

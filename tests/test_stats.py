@@ -53,11 +53,12 @@ def test_curve_statistic_is_paired_and_recomputes_picks_per_resample():
     assert first.value == pytest.approx(a[:, 0].mean()) and last.value == pytest.approx(a[:, -1].mean())
 
 
-def test_spearman_and_trend():
+def test_trend_is_the_mean_per_trial_slope_in_log2():
     x = np.array([1, 2, 4, 8])
     rows = np.array([[4.0, 3, 2, 1], [1, 2, 3, 4], [1, 1, 1, 1]])
-    assert stats.spearman(x, rows)[:2] == pytest.approx([-1, 1]) and np.isnan(stats.spearman(x, rows)[2])
-    assert stats.trend(x, rows).value == pytest.approx(0.0)  # the constant row counts as no trend
+    est = stats.trend(x, rows)
+    assert est.value == pytest.approx(0.0) and est.low < 0 < est.high
+    assert stats.trend(x, rows[:1] + [[0.0], [0.01]]).value == pytest.approx(-1.0)
 
 
 def test_too_many_diverged_runs_make_any_verdict_inconclusive():
