@@ -1,4 +1,9 @@
-"""The native infinite-width kernels against Monte-Carlo estimates from the flax network."""
+"""The native infinite-width kernels against Monte-Carlo estimates from the flax network,
+float64, exact symmetry, their arc-cosine, and tiles spread over several devices."""
+
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -136,3 +141,36 @@ def test_layerwise_mlp_entk_equals_the_jacobian_product(spec):
     want = empirical.jacobian_ntk(spec, params, x)
     np.testing.assert_allclose(empirical.ntk(spec, params, x), want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(empirical.ntk(spec, params, x[:4], x[4:]), want[:4, 4:], rtol=1e-5, atol=1e-5)
+
+
+_TWO_DEVICES = """
+import numpy as np, jax
+from ntkbench import models
+from ntkbench.kernels import infinite
+
+devices = jax.local_devices()
+assert len(devices) == 2, devices
+used = []
+tile = infinite._pair_kernels
+infinite._pair_kernels = lambda spec, x1, *rest: used.append(x1.devices()) or tile(spec, x1, *rest)
+spec = (models.Conv(8, 1.3, 0.2), models.Relu(), models.AvgPool(), models.Conv(8, 1.1, 0.3),
+        models.Relu(), models.Flatten(), models.Dense(1, 1.0, 0.5))
+x = np.random.default_rng(0).normal(size=(9, 4, 4, 2))
+for float64 in (False, True):
+    for x2 in (None, x[:5]):
+        both = infinite.kernels(spec, x, x2, block=3, float64=float64)
+        one = infinite.kernels(spec, x, x2, block=3, float64=float64, devices=devices[:1])
+        np.testing.assert_array_equal(both.ntk, one.ntk)
+        np.testing.assert_array_equal(both.nngp, one.nngp)
+assert set().union(*used) == set(devices), used
+print("ok")
+"""
+
+
+def test_gram_spreads_over_every_local_device_bit_identically():
+    """Tiles go round-robin to every local device (here two CPU devices, which JAX creates
+    only if told before it starts: a subprocess), and the Gram equals one device's bit
+    for bit."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", _TWO_DEVICES], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
