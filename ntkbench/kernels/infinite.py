@@ -10,7 +10,8 @@ NTK; for images both carry a pair of pixel positions, shape (..., H, W, H, W):
 with T, T' the arc-cosine maps of order 1 and 0 (Cho & Saul), which need each input's
 own standard deviation at every pixel. Those come from a first pass over each input with
 itself, once per input, not once per pair. Inputs enter as nngp = x1 . x2 / channels, ntk = 0.
-A symmetric Gram computes its upper tiles only; tiles go round-robin to every local device.
+A symmetric Gram computes its upper tiles only (and copies a diagonal tile's upper triangle
+to its lower one); tiles go round-robin to every local device.
 
 Where the time goes (benchmarks/test_kernel_stages.py, README "Benchmarks"): on a CPU the
 arc-cosine maps bound the old recursion, not memory traffic; XLA's `arccos` costs some 50
@@ -42,6 +43,7 @@ from typing import NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ntkbench._compat import maybe_x64
 from ntkbench.models import AvgPool, Conv, Dense, Flatten, GlobalAvgPool, Relu, Spec
@@ -122,30 +124,17 @@ def _conv(k):
     h, w = k.shape[-4:-2]
     dys, dxs = ((-1, 0, 1) if h > 1 else (0,)), ((-1, 0, 1) if w > 1 else (0,))
     y, x = (1, 1) if h > 1 else (0, 0), (1, 1) if w > 1 else (0, 0)
-    pad = jnp.pad(k, [(0, 0)] * (k.ndim - 4) + [y, x, y, x])
+    # lax.pad, not jnp.pad: jax 0.4's jnp.pad copies the array once per padded axis
+    pad = lax.pad(k, jnp.zeros((), k.dtype), [(0, 0, 0)] * (k.ndim - 4) + [y + (0,), x + (0,)] * 2)
     top, left = y[0], x[0]
     return sum(pad[..., top + dy:top + dy + h, left + dx:left + dx + w, top + dy:top + dy + h, left + dx:left + dx + w]
                for dy in dys for dx in dxs)
 
 
 def _avg_pool(k):
-    """Mean over the 2x2 blocks of p and of p', summed so that the mirrored pair (p', p)
-    gets the same bits: the 16 terms as 4 with p, p' at the same offset and 6 sums
-    k(i, j) + k(j, i), in a fixed order. Strided slices: one vectorised loop, no reduction."""
-    offsets = ((0, 0), (0, 1), (1, 0), (1, 1))
-
-    def part(i, j):
-        (a, b), (c, d) = offsets[i], offsets[j]
-        return k[..., a::2, b::2, c::2, d::2]
-
-    total = sum(part(i, i) for i in range(4))
-    total = total + sum(part(i, j) + part(j, i) for i in range(4) for j in range(i + 1, 4))
-    return total / 16
-
-
-def _global_avg_pool(k):
-    """Mean over all (p, p'), of k(p, p') + k(p', p) so that mirrored pairs agree to the bit."""
-    return (k + jnp.moveaxis(k, (-4, -3), (-2, -1))).mean(axis=(-4, -3, -2, -1)) / 2
+    """Mean over the 2x2 blocks of p and of p', as 16 strided slices summed in one
+    vectorised loop (a reshaped mean is a reduction loop, measured 2-4x slower)."""
+    return sum(k[..., a::2, b::2, c::2, d::2] for a in (0, 1) for b in (0, 1) for c in (0, 1) for d in (0, 1)) / 16
 
 
 def _flatten(k):
@@ -180,7 +169,7 @@ def _recurse(layers, nngp, ntk, scales, *, track_ntk: bool = True):
         elif isinstance(layer, AvgPool):
             nngp, ntk = _avg_pool(nngp), None if ntk is None else _avg_pool(ntk)
         elif isinstance(layer, (GlobalAvgPool, Flatten)):
-            pool = _flatten if isinstance(layer, Flatten) else _global_avg_pool
+            pool = _flatten if isinstance(layer, Flatten) else (lambda k: k.mean(axis=(-4, -3, -2, -1)))
             nngp, ntk = pool(nngp), None if ntk is None else pool(ntk)
             spatial = False
         else:
@@ -323,6 +312,8 @@ def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None
 
     def write(i, j, tile):
         a, b = np.asarray(tile[0]), np.asarray(tile[1])
+        if same and i == j:  # K(x, x') and K(x', x) may differ in the last bit: mirror one
+            a, b = (np.triu(t) + np.triu(t, 1).T for t in (a, b))
         nngp[i:i + block, j:j + block], ntk[i:i + block, j:j + block] = a, b
         if same and i != j:
             nngp[j:j + block, i:i + block], ntk[j:j + block, i:i + block] = a.T, b.T
