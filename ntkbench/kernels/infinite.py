@@ -48,12 +48,14 @@ from jax import lax
 from ntkbench._compat import maybe_x64
 from ntkbench.models import AvgPool, Conv, Dense, Flatten, GlobalAvgPool, Relu, Spec
 
-# Bytes of a tile's pixel-pair covariance: small enough that a tile's arrays stay in a CPU
-# core's L2 cache (2 MiB here) from one stage to the next, large enough that dispatching
-# a tile's programs costs little. Measured: 1 MiB is within 5% of the best for 8x8 and
-# 1 x 40 images and MLPs, and twice as fast as 16 MiB tiles for 8x8 images
-# (benchmarks/test_kernel_stages.py::test_tile_size).
+# Bytes of a tile's pixel-pair covariance. On a CPU: small enough that a tile's arrays stay
+# in a core's L2 cache (2 MiB here) from one stage to the next, large enough that
+# dispatching a tile's programs costs little; measured, 1 MiB is within 5% of the best for
+# 8x8 and 1 x 40 images and MLPs, and twice as fast as 16 MiB tiles for 8x8 images
+# (benchmarks/test_kernel_stages.py::test_tile_size). Elsewhere (GPU, TPU; not measured)
+# the 16 MiB the kernels always used, which keep an accelerator's cores busy.
 TILE_BYTES = 1 << 20
+ACCELERATOR_TILE_BYTES = 1 << 24
 TILES_AHEAD = 8
 
 # Abramowitz & Stegun 4.4.46: arccos(x) = sqrt(1 - x) * sum_k a_k x^k on [0, 1].
@@ -277,11 +279,12 @@ def _pair_kernels(spec: Spec, x1, x2, scales1, scales2):
     return nngp, jnp.zeros_like(nngp) if ntk is None else ntk
 
 
-def block_size(shape: tuple[int, ...], itemsize: int) -> int:
-    """Inputs per side of a tile for inputs of `shape` (one input's), so that a tile's
-    pixel-pair covariance takes about `TILE_BYTES`."""
+def block_size(shape: tuple[int, ...], itemsize: int, platform: str = "cpu") -> int:
+    """Inputs per side of a tile for inputs of `shape` (one input's) on `platform`, so that
+    a tile's pixel-pair covariance takes about `TILE_BYTES` (`ACCELERATOR_TILE_BYTES`)."""
     pixels = math.prod(shape[:-1]) if len(shape) > 1 else 1
-    return max(1, int(math.sqrt(TILE_BYTES / (pixels**2 * itemsize))))
+    budget = TILE_BYTES if platform == "cpu" else ACCELERATOR_TILE_BYTES
+    return max(1, int(math.sqrt(budget / (pixels**2 * itemsize))))
 
 
 def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None = None,
@@ -292,7 +295,7 @@ def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None
       spec: tuple of layers from `ntkbench.models`.
       x1, x2: inputs (n, d) or images (n, H, W, C); x2 defaults to x1.
       float64: compute in double precision (ill-conditioned solves need it).
-      block: inputs per side of a tile of pairs; by default `block_size`'s.
+      block: inputs per side of a tile of pairs; by default `block_size`'s for the devices.
       devices: where tiles run, round-robin; by default every local device of JAX's
         default backend (all GPUs of a node). Every device runs the same program on the
         same tiles, so the result is bit-identical to one device's.
@@ -305,8 +308,8 @@ def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None
     dtype = np.float64 if float64 else np.float32
     x1 = np.asarray(x1, dtype)
     x2 = x1 if same else np.asarray(x2, dtype)
-    block = block or block_size(x1.shape[1:], x1.itemsize)
     devices = list(devices or jax.local_devices())
+    block = block or block_size(x1.shape[1:], x1.itemsize, devices[0].platform)
     nngp = np.empty((len(x1), len(x2)), dtype)
     ntk = np.empty_like(nngp)
 
