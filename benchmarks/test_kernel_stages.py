@@ -187,3 +187,20 @@ def test_float64_arc_cosine_cost(benchmark, best_of):
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     benchmark.extra_info["f64_acos_speedup"] = ratio
     print(f"\nfloat64 arccos, 1M entries: fdlibm's rational form {ratio:.1f}x faster than XLA's")
+
+
+@pytest.mark.parametrize("name", ["Myrtle-5 32x32", "5-layer CNN 8x8"])
+def test_one_program_vs_parts(benchmark, best_of, name):
+    """A tile as the library runs it (each convolution and pooling a program of its own)
+    vs the whole spec as one XLA program, which lets XLA fuse stages: it recomputes a ReLU
+    for each neighbour a convolution reads."""
+    spec, shape = PROFILED[name]
+    n = infinite.block_size(shape, 4)
+    x1, x2 = np.random.default_rng(0).normal(size=(2, n) + shape).astype(np.float32)
+    s1, s2 = infinite._self_scales(spec, x1), infinite._self_scales(spec, x2)
+    cov = infinite._input_cov(x1, x2, False)
+    parts = best_of(lambda: infinite._pair_kernels(spec, x1, x2, s1, s2))
+    whole = best_of(lambda: infinite._pair_segment(spec, cov, None, s1, s2))
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    benchmark.extra_info["parts_speedup"] = whole / parts
+    print(f"\n{name}: one program per part {whole / parts:.1f}x faster than one program per tile")

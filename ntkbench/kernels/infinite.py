@@ -95,7 +95,7 @@ def _acos_unit(a):
 
 def acos(x):
     """arccos(x) on [-1, 1]: `_acos_unit` and arccos(-x) = pi - arccos(x). Float32 within
-    3e-7, float64 within 3e-16 of the true value (tests/test_infinite.py)."""
+    3e-7, float64 within 4e-16 of the true value, relative (tests/test_infinite.py)."""
     x = jnp.asarray(x)
     a = _acos_unit(jnp.abs(x))
     return jnp.where(x < 0, jnp.pi - a, a)
@@ -107,9 +107,9 @@ def _relu(nngp, ntk, scale1, scale2):
     against the pair."""
     (sd1, inv1), (sd2, inv2) = scale1, scale2
     cos = nngp * (inv1 * inv2)  # commutes: K(x, x') and K(x', x) agree to the bit
-    # An input paired with itself reaches here as 1 - a few ulps (its covariance and its
-    # variance are summed in different orders); arccos' infinite slope at 1 would turn that
-    # into a 1e-4 relative error of the NTK's diagonal in float32. Within 4 ulps, it is 1.
+    # An input paired with itself reaches here as 1 +- a few ulps (var * (1 / sqrt(var))^2
+    # rounds); arccos' infinite slope at 1 would turn that into a 1e-4 relative error of
+    # the NTK's diagonal in float32. Within 4 ulps, it is 1.
     cos = jnp.where(cos > 1 - 4 * jnp.finfo(cos.dtype).eps, 1.0, jnp.maximum(cos, -1.0))
     a = jnp.abs(cos)
     acos_a = _acos_unit(a)
@@ -184,8 +184,8 @@ def _segments(spec: Spec) -> list[Spec]:
     pooling alone, and runs of Dense and ReLU layers. Within one program XLA's CPU fusion
     would recompute a convolution's input (a ReLU's arc-cosine maps) for each of the nine
     neighbours it reads, and run a ReLU inside a pooling's reduction loop, where it does not
-    vectorise: each measured several times slower than the stages apart
-    (benchmarks/test_kernel_stages.py)."""
+    vectorise: a whole spec as one program measured several times slower than its parts
+    (benchmarks/test_kernel_stages.py::test_one_program_vs_parts)."""
     parts: list[list] = []
     for i, layer in enumerate(spec):
         alone = isinstance(layer, (Conv, AvgPool, GlobalAvgPool, Flatten))
