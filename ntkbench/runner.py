@@ -4,7 +4,9 @@ A cell is (kind, fn, params): `fn(**params)` computes a flat dict of results, an
 (kind, params) is its address in the store. Cells already in the store are not computed
 again; each new result is stored the moment it arrives, so a killed run resumes where it
 stopped. Executors:
-  local    in this process, one cell after another;
+  local    in this process, one cell after another, with BLAS / LAPACK on one thread as
+           in the pooled workers (so that results are bit-identical); a Gram's tiles
+           spread over every local device (`kernels.infinite.kernels`);
   process  a spawn process pool, one worker per core, each pinned to its own core (small
            JAX programs run faster single-threaded side by side than sharing two cores);
   dask     dask.distributed (`Client.get_executor()`): a cluster at `scheduler` (e.g. one
@@ -24,7 +26,7 @@ import time
 from typing import Any, Callable, Protocol, Sequence
 
 from ntkbench.store import Store, Value, address
-from ntkbench.worker_init import pin_to_core
+from ntkbench.worker_init import one_thread, pin_to_core
 
 EXECUTORS = ("local", "process", "dask")
 DASK_RETRIES = 2
@@ -148,7 +150,9 @@ class Runner:
     def _compute(self, cells, indices):
         if self.executor == "local" or (self.executor == "process" and len(cells) <= 1):
             for i, cell in zip(indices, cells):
-                yield i, _timed(cell.fn, cell.params)
+                with one_thread():  # as in every worker: LAPACK's bits depend on its threads
+                    value = _timed(cell.fn, cell.params)
+                yield i, value
             return
         pool = self._executor()
         futures = {pool.submit(_timed, c.fn, c.params): i for i, c in zip(indices, cells)}

@@ -7,6 +7,7 @@ instead of 0.4 s. So the initializer pins the process, limits the libraries alre
 loaded (threadpoolctl) and, through the environment, those loaded later.
 """
 
+import contextlib
 import os
 
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -22,3 +23,15 @@ def pin_to_core(cores) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+
+
+def one_thread() -> contextlib.AbstractContextManager:
+    """Context in which BLAS, LAPACK and OpenMP run one thread each, as in a pooled or dask
+    worker. The in-process executor computes its cells in it: a LAPACK solve's last bits
+    depend on its thread count (the RMSE claim's kernel rows moved by 1e-10 relative), so
+    the same threading everywhere is what makes a cell's results independent of where it
+    ran. JAX's own CPU programs are unaffected (the kernels and networks sum in a fixed
+    order), and so is an accelerator."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)

@@ -1,6 +1,7 @@
 """Executors: the same cells give bit-identical results in-process, on the process pool and
-on dask.distributed (a LocalCluster on 127.0.0.1, two worker processes, no dashboard); a
-dask task whose worker dies is retried; a cluster that cannot be reached is one message."""
+on dask.distributed (a LocalCluster on 127.0.0.1, two worker processes, no dashboard), a
+float32 training and a float64 kernel claim's LAPACK solves alike; a dask task whose
+worker dies is retried; a cluster that cannot be reached is one message."""
 
 import os
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from ntkbench import models, train
+from ntkbench.claims import nn_vs_ntk_rmse
 from ntkbench.runner import Cell, Runner
 from ntkbench.store import Store
 
@@ -47,17 +49,33 @@ def dask_runner():
     runner.close()
 
 
-def test_results_are_bit_identical_across_executors(dask_runner):
-    local = Runner(Store(None)).map(_cells(), "local")
+def _everywhere(cells, dask_runner):
+    """The cells' results in-process, on the process pool and on dask."""
+    local = Runner(Store(None)).map(cells, "local")
     pool = Runner(Store(None), "process")
     try:
-        pooled = pool.map(_cells(), "process")
+        pooled = pool.map(cells, "process")
     finally:
         pool.close()
-    distributed = dask_runner.map(_cells(), "dask")
-    for a, b, c in zip(local, pooled, distributed):
+    return local, pooled, dask_runner.map(cells, "dask")
+
+
+def test_results_are_bit_identical_across_executors(dask_runner):
+    for a, b, c in zip(*_everywhere(_cells(), dask_runner)):
         np.testing.assert_array_equal(a["preds"], b["preds"])
         np.testing.assert_array_equal(a["preds"], c["preds"])
+
+
+def test_float64_kernel_rows_are_bit_identical_across_executors(dask_runner):
+    """The RMSE claim's kernel rows: float64 native and closed-form kernels, then LAPACK
+    solves, whose last bits depend on LAPACK's thread count (1e-10 relative apart before
+    the in-process executor ran them on one thread, like the workers)."""
+    cells = [Cell(f"{nn_vs_ntk_rmse.CLAIM}.kernels/2", nn_vs_ntk_rmse.kernel_trial,
+                  {"trial": i, "data_seed": 11342}) for i in range(2)]
+    for a, b, c in zip(*_everywhere(cells, dask_runner)):
+        rmse = sorted(k for k in a if k.startswith("rmse/"))
+        assert len(rmse) == 13
+        assert [a[k] for k in rmse] == [b[k] for k in rmse] == [c[k] for k in rmse]
 
 
 def test_a_task_whose_worker_dies_is_retried(dask_runner, tmp_path):

@@ -1,4 +1,9 @@
-"""The native infinite-width kernels against Monte-Carlo estimates from the flax network."""
+"""The native infinite-width kernels against Monte-Carlo estimates from the flax network,
+float64, exact symmetry, their arc-cosine, and tiles spread over several devices."""
+
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +11,7 @@ import numpy as np
 import pytest
 
 from ntkbench import models
+from ntkbench._compat import maybe_x64
 from ntkbench.kernels import empirical, infinite
 
 
@@ -136,3 +142,77 @@ def test_layerwise_mlp_entk_equals_the_jacobian_product(spec):
     want = empirical.jacobian_ntk(spec, params, x)
     np.testing.assert_allclose(empirical.ntk(spec, params, x), want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(empirical.ntk(spec, params, x[:4], x[4:]), want[:4, 4:], rtol=1e-5, atol=1e-5)
+
+
+_TWO_DEVICES = """
+import numpy as np, jax
+from ntkbench import models
+from ntkbench.kernels import infinite
+
+devices = jax.local_devices()
+assert len(devices) == 2, devices
+used = []
+tile = infinite._pair_kernels
+infinite._pair_kernels = lambda spec, x1, *rest: used.append(x1.devices()) or tile(spec, x1, *rest)
+spec = (models.Conv(8, 1.3, 0.2), models.Relu(), models.AvgPool(), models.Conv(8, 1.1, 0.3),
+        models.Relu(), models.Flatten(), models.Dense(1, 1.0, 0.5))
+x = np.random.default_rng(0).normal(size=(9, 4, 4, 2))
+for float64 in (False, True):
+    for x2 in (None, x[:5]):
+        both = infinite.kernels(spec, x, x2, block=3, float64=float64)
+        one = infinite.kernels(spec, x, x2, block=3, float64=float64, devices=devices[:1])
+        np.testing.assert_array_equal(both.ntk, one.ntk)
+        np.testing.assert_array_equal(both.nngp, one.nngp)
+assert set().union(*used) == set(devices), used
+print("ok")
+"""
+
+
+def test_gram_spreads_over_every_local_device_bit_identically():
+    """Tiles go round-robin to every local device (here two CPU devices, which JAX creates
+    only if told before it starts: a subprocess), and the Gram equals one device's bit
+    for bit."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", _TWO_DEVICES], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def _near_one():
+    """[-1, 1] on a fine grid, and within 1e-16 .. 1e-1 of -1 and of 1."""
+    gap = np.logspace(-16, -1, 2000)
+    return np.concatenate([np.linspace(-1, 1, 200_001), 1 - gap, -1 + gap, [-1.0, 1.0]])
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(np.float32, 3e-7), (np.float64, 4e-16)], ids=["f32", "f64"])
+def test_arc_cosine_matches_numpy_to_the_dtype(dtype, tolerance):
+    """The vectorised arccos against numpy's (in float64) on its own input, relative error:
+    near 1 arccos(x) ~ sqrt(2 (1 - x)) is small, and stays accurate in relative terms."""
+    x = _near_one().astype(dtype)
+    with maybe_x64(dtype == np.float64):
+        got = np.asarray(infinite.acos(x))
+    assert got.dtype == dtype
+    want = np.arccos(x.astype(np.float64))
+    error = np.abs(got - want) / np.maximum(want, np.finfo(dtype).tiny)
+    assert error[want > 0].max() < tolerance and np.all(got[want == 0] == 0)
+
+
+def test_float32_arc_cosine_moves_no_kernel_entry_beyond_1e_6(monkeypatch):
+    """The approximated arc-cosine against XLA's exact one, both in float32, on the entries
+    where it is steepest: the diagonal and nearly parallel pairs (1 - cos near 1e-6)."""
+    rng = np.random.default_rng(6)
+    base = rng.normal(size=(6, 15))
+    turned = base + 1.4e-3 * np.linalg.norm(base, axis=1, keepdims=True) / np.sqrt(15) * rng.normal(size=base.shape)
+    images = rng.normal(size=(4, 4, 4, 2))
+    cases = [(models.mlp([1] * 3, W_std=2**0.5, b_std=0.1), np.concatenate([base, turned])),
+             (CONV, np.concatenate([images, images + 1e-3 * rng.normal(size=images.shape)]))]
+    approximated = [infinite.kernels(spec, x.astype(np.float32)) for spec, x in cases]
+    monkeypatch.setattr(infinite, "_acos_unit", jnp.arccos)
+    jax.clear_caches()
+    try:
+        exact = [infinite.kernels(spec, x.astype(np.float32)) for spec, x in cases]
+    finally:
+        monkeypatch.undo()
+        jax.clear_caches()
+    for a, e in zip(approximated, exact):
+        for got, want in ((a.nngp, e.nngp), (a.ntk, e.ntk)):
+            assert np.max(np.abs(got - want) / np.abs(want)) < 1e-6

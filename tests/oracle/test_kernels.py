@@ -87,3 +87,51 @@ def test_entk_matches_empirical_ntk_fn(name):
     f = lambda p, x: net.apply({"params": p}, x)
     want = nt.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0)(x1, x2, params)
     np.testing.assert_allclose(empirical.ntk(spec, params, x1, x2), want, rtol=2e-5, atol=1e-5)
+
+
+def _nearly_parallel(name, n):
+    """n inputs followed by a copy of each turned by an angle whose cosine is within 1e-6
+    of 1 (1 - cos between 1e-7 and 1e-6): the Gram holds the diagonal (equal inputs) and
+    nearly parallel pairs, where an approximated arc-cosine is steepest. Entries are
+    multiples of 2^-12, so that every dot product is exact in float64 and kernel_fn's own
+    diagonal is exact (from x . x by a matrix product and by a sum, it otherwise sees
+    cos = 1 - 1 ulp, and arccos' slope makes that 3e-9 of the NTK)."""
+    _, shape = SPECS[name]
+    rng = np.random.default_rng(2)
+    x = rng.integers(-10_000, 10_000, size=(n,) + shape).astype(np.float64)
+    flat = x.reshape(n, -1)
+    step = rng.normal(size=flat.shape)
+    step *= np.linalg.norm(flat, axis=1, keepdims=True) * np.sqrt(2 * 5e-7) / np.linalg.norm(step, axis=1, keepdims=True)
+    turned = flat + np.round(step)
+    cos = (flat * turned).sum(1) / np.linalg.norm(flat, axis=1) / np.linalg.norm(turned, axis=1)
+    assert np.all((1 - cos > 1e-7) & (1 - cos < 1e-6)), 1 - cos
+    return np.concatenate([x, turned.reshape(x.shape)]) / 2**12
+
+
+GRAM_SIZES = {"myrtle5-32x32": 2}
+# Float32 covariances resolve 1 - cos only to a few ulps (1e-7): nearly parallel pairs'
+# angles (1e-3) carry a relative error of some 1e-2, and the NTK, through pi - theta, some
+# 1e-4. The exact arccos did the same, and so does neural-tangents itself in float32
+# (4e-5 to 1.7e-4 on these pairs); the arc-cosine's own error is tested against numpy's
+# and against the exact arccos in float32 (tests/test_infinite.py).
+NEARLY_PARALLEL_NTK_FLOAT32 = 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", SPECS)
+def test_diagonal_and_nearly_parallel_pairs_match_kernel_fn(name, dtype):
+    """K(x, x) of inputs and their nearly parallel copies: the diagonal and the nearly
+    parallel entries each within the dtype's relative tolerance of kernel_fn's (float64)."""
+    spec, _ = SPECS[name]
+    n = GRAM_SIZES.get(name, 6)
+    x = _nearly_parallel(name, n)
+    ours = infinite.kernels(spec, x.astype(dtype), float64=dtype == np.float64)
+    with x64():
+        want = stax_twin(spec)[2](x, None, ("nngp", "ntk"))
+    for kind, got, exact in (("nngp", ours.nngp, np.asarray(want.nngp)), ("ntk", ours.ntk, np.asarray(want.ntk))):
+        diagonal = np.abs(np.diag(got) - np.diag(exact)) / np.abs(np.diag(exact))
+        parallel = np.abs(np.diag(got[:n, n:]) - np.diag(exact[:n, n:])) / np.abs(np.diag(exact[:n, n:]))
+        assert diagonal.max() < TOLERANCE[dtype], (kind, diagonal)
+        loose = dtype == np.float32 and kind == "ntk"
+        assert parallel.max() < (NEARLY_PARALLEL_NTK_FLOAT32 if loose else TOLERANCE[dtype]), (kind, parallel)
+        assert _rel(got, exact) < (NEARLY_PARALLEL_NTK_FLOAT32 if loose else TOLERANCE[dtype]), kind
