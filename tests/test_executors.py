@@ -70,7 +70,7 @@ def test_float64_kernel_rows_are_bit_identical_across_executors(dask_runner):
     """The RMSE claim's kernel rows: float64 native and closed-form kernels, then LAPACK
     solves, whose last bits depend on LAPACK's thread count (1e-10 relative apart before
     the in-process executor ran them on one thread, like the workers)."""
-    cells = [Cell(f"{nn_vs_ntk_rmse.CLAIM}.kernels/2", nn_vs_ntk_rmse.kernel_trial,
+    cells = [Cell(f"{nn_vs_ntk_rmse.CLAIM}.kernels/3", nn_vs_ntk_rmse.kernel_trial,
                   {"trial": i, "data_seed": 11342}) for i in range(2)]
     for a, b, c in zip(*_everywhere(cells, dask_runner)):
         rmse = sorted(k for k in a if k.startswith("rmse/"))

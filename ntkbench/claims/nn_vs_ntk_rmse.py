@@ -142,7 +142,7 @@ def decisions(rmse: dict, diverged: dict) -> Statistics:
 def run(cfg: RmseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     """Runs the study; it simulates its own data, so `data_dir` is not read."""
     start = time.perf_counter()
-    kernel_rows = runner.map([Cell(f"{CLAIM}.kernels/2", kernel_trial,
+    kernel_rows = runner.map([Cell(f"{CLAIM}.kernels/3", kernel_trial,
                                    dict(trial=i, data_seed=cfg.data_seed))
                               for i in range(cfg.trials)], "kernel regression")
     rmse = {name: np.array([r[f"rmse/{name}"] for r in kernel_rows]) for name in KERNEL_ROWS}
