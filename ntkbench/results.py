@@ -66,14 +66,16 @@ class Statistics(dict):
             raise ValueError(f"statistic {statistic.name!r} recorded twice")
         self[statistic.name] = statistic
 
-    def of_role(self, role: str) -> list[Statistic]:
-        return [s for s in self.values() if s.role == role]
+
+
+def of_role(statistics: dict[str, Statistic], role: str) -> list[Statistic]:
+    """The statistics of one role (DECISION, CONTROL or MEASUREMENT), in recorded order."""
+    return [s for s in statistics.values() if s.role == role]
 
 
 def outcome(statistics: dict[str, Statistic]) -> str:
     """One line for a claim from its pre-registered decisions and controls."""
-    decisions = [s for s in statistics.values() if s.role == DECISION]
-    controls = [s for s in statistics.values() if s.role == CONTROL]
+    decisions, controls = of_role(statistics, DECISION), of_role(statistics, CONTROL)
     held = sum(s.held for s in controls)
     supported = sum(s.verdict == SUPPORTED for s in decisions)
     if supported == len(decisions) and held == len(controls):

@@ -2,8 +2,8 @@
 
 L(n) = a n^(-beta) is fitted by least squares in log-log on the trial-mean error curve;
 the CI is the bootstrap t-interval over trials of `stats` (pairs of curves stay together
-when comparing two models measured on the same trials). Errors of exactly 0 are floored at half the test
-set's resolution so that log() stays finite; the fit reports how many were.
+when comparing two models measured on the same trials). Errors of exactly 0 are floored at
+half the test set's resolution so that log() stays finite; the fit reports how many were.
 
 References:
   Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
@@ -73,4 +73,3 @@ def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
     a, b = _resampled_betas(ns, [errors_a, errors_b], seed)
     point = fit(ns, errors_a.mean(0)).beta - fit(ns, errors_b.mean(0)).beta
     return bootstrap_interval(point, a - b, len(errors_a))
-

@@ -31,7 +31,7 @@ CONFIDENCE = 0.95
 RESAMPLES = 2000
 MAX_DIVERGED = 0.25
 INTERVALS = ("95% CIs are t-intervals over trials: t_(k-1) times the standard error (for a "
-             "statistic of trial means, the bootstrap's over 2000 paired resamples of the k trials, "
+             f"statistic of trial means, the bootstrap's over {RESAMPLES} paired resamples of the k trials, "
              "scaled by sqrt(k / (k - 1))); they are conditional on the one training pool the trials "
              "share. Each decision rule's false-supported rate and power are measured on synthetic "
              "data (README, Statistics).")

@@ -105,22 +105,18 @@ WIDTH_NULLS = {
 }
 
 
-def _width(*args):
-    return width_deterioration.statistics(*args)
-
-
 @pytest.mark.parametrize("scale", ["quick", "full"])
 @pytest.mark.parametrize("statistic,null,nn,entk",
                          [(s, name, nn, entk) for s, cases in WIDTH_NULLS.items() for name, nn, entk in cases],
                          ids=[f"{s}-{name}" for s, cases in WIDTH_NULLS.items() for name, _, _ in cases])
 def test_width_rule_size(scale, statistic, null, nn, entk):
-    assert _rate(_width, statistic, _width_curves(nn, entk), TRIALS[scale]) <= SIZE
+    assert _rate(width_deterioration.statistics, statistic, _width_curves(nn, entk), TRIALS[scale]) <= SIZE
 
 
 @pytest.mark.parametrize("statistic", ["entk_trend/sim", "entk_approach/sim", "nn_interior_min/sim",
                                        "nn_below_ntk/sim"])
 def test_width_rule_power_at_the_shape_of_fig_2b(statistic):
-    assert _rate(_width, statistic, _width_curves(DIP, FALLING), TRIALS["full"]) >= POWER
+    assert _rate(width_deterioration.statistics, statistic, _width_curves(DIP, FALLING), TRIALS["full"]) >= POWER
 
 
 # --- after_kernel: [V] Fig. 4 --------------------------------------------------------------------
@@ -164,24 +160,20 @@ AFTER_KERNEL_NULLS = {
 }
 
 
-def _after_kernel(cfg, curves, diverged):
-    return after_kernel.statistics(cfg, curves, diverged)
-
-
 @pytest.mark.parametrize("scale", ["quick", "full"])
 @pytest.mark.parametrize("statistic,null", [(s, n) for s, cases in AFTER_KERNEL_NULLS.items() for n in cases],
                          ids=[f"{s}-{n}" for s, cases in AFTER_KERNEL_NULLS.items() for n in cases])
 def test_after_kernel_rule_size(scale, statistic, null):
     simulate = _after_kernel_curves(scale=scale, **AFTER_KERNEL_NULLS[statistic][null])
     name = statistic.format(largest=config.after_kernel(scale).fixed_m[-1])
-    assert _rate(_after_kernel, name, simulate, TRIALS[scale]) <= SIZE
+    assert _rate(after_kernel.statistics, name, simulate, TRIALS[scale]) <= SIZE
 
 
 @pytest.mark.parametrize("statistic", ["km_n0_decay", "km_n0_late_decay", "diff/NN-K_16000", "diff/NN-K_64000",
                                        "tracks_nn/K_n", "tracks_nn/K_n_fresh"])
 def test_after_kernel_rule_power_at_the_published_effect(statistic):
     simulate = _after_kernel_curves(km=_improving, kn_share=0.1)
-    assert _rate(_after_kernel, statistic, simulate, TRIALS["full"]) >= POWER
+    assert _rate(after_kernel.statistics, statistic, simulate, TRIALS["full"]) >= POWER
 
 
 # --- no_phase_transition: [V] Fig. 5a ------------------------------------------------------------
@@ -231,15 +223,11 @@ SHAPE_NULLS = {  # the claim's shape rules together, against curves that slow do
 }
 
 
-def _phase(*args):
-    return no_phase_transition.statistics(*args)
-
-
 @pytest.mark.parametrize("scale", ["quick", "full"])
 @pytest.mark.parametrize("statistic,null", [(s, n) for s, cases in PHASE_NULLS.items() for n in cases],
                          ids=[f"{s}-{n}" for s, cases in PHASE_NULLS.items() for n in cases])
 def test_phase_rule_size(scale, statistic, null):
-    assert _rate(_phase, statistic, _phase_curves(PHASE_NULLS[statistic][null], scale), TRIALS[scale]) <= SIZE
+    assert _rate(no_phase_transition.statistics, statistic, _phase_curves(PHASE_NULLS[statistic][null], scale), TRIALS[scale]) <= SIZE
 
 
 @pytest.mark.parametrize("scale", ["quick", "full"])
@@ -251,14 +239,14 @@ def test_phase_shape_rules_reject_a_slow_down(scale, null):
     rng, simulate = np.random.default_rng(1), _phase_curves(SHAPE_NULLS[null], scale)
     passed = []
     for _ in range(SIMULATIONS):
-        found = _phase(*simulate(rng, TRIALS[scale]))
+        found = no_phase_transition.statistics(*simulate(rng, TRIALS[scale]))
         passed.append(all(found[s].verdict == stats.SUPPORTED for s in SHAPE_RULES))
     assert np.mean(passed) <= SIZE
 
 
 @pytest.mark.parametrize("statistic", ["slope_change", "late_slope", "steady_rate", "diff/NN-K^t"])
 def test_phase_rule_power_at_the_shape_of_fig_5a(statistic):
-    assert _rate(_phase, statistic, _phase_curves(PAPER_SHAPE, "full"), TRIALS["full"]) >= POWER
+    assert _rate(no_phase_transition.statistics, statistic, _phase_curves(PAPER_SHAPE, "full"), TRIALS["full"]) >= POWER
 
 
 # --- nn_vs_ntk_rmse: [I] Table ------------------------------------------------------------------

@@ -353,7 +353,6 @@ def decide(cfg: PracticalConfig, movement, change, mse, b: dict, forgetting: dic
         notes.append(f"b: runs that did not reach the loss target within the step cap (counted at "
                      f"cap + 1): {censored}")
     # (c)
-
     statistics.decide("c/forgetting_trend_short", stats.trend(cfg.widths_cl, forgetting["short"]),
         f"slope of forgetting in log2(width) (per seed, mean), {cfg.steps_cl[0]} steps per task; "
         "the claim: below 0", direction=-1, diverged=stats.diverged_share(forgetting["short"]))

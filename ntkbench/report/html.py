@@ -11,7 +11,7 @@ import jinja2
 
 from ntkbench.baselines import Check
 from ntkbench.report.figures import to_data_uri
-from ntkbench.results import CONTROL, DECISION, MEASUREMENT, ClaimResult
+from ntkbench.results import CONTROL, DECISION, MEASUREMENT, ClaimResult, of_role
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("ntkbench.report", "."),
                           autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -40,14 +40,14 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
     for c in claims:
         result: ClaimResult | None = c["result"]
         checks: dict[str, Check] = {ch.statistic: ch for ch in c["checks"]}
-        statistics = result.statistics.values() if result else []
+        statistics = result.statistics if result else {}
         rendered.append({
             "name": c["name"], "result": result, "error": c["error"], "tests": c["tests"],
             "outcomes": collections.Counter(o for _, o in c["tests"]),
             "word": _word(result.outcome) if result else "error",
-            "decisions": [s for s in statistics if s.role == DECISION],
-            "controls": [s for s in statistics if s.role == CONTROL],
-            "measured": [s for s in statistics if s.role == MEASUREMENT],
+            "decisions": of_role(statistics, DECISION),
+            "controls": of_role(statistics, CONTROL),
+            "measured": of_role(statistics, MEASUREMENT),
             "checks": c["checks"], "checks_by_name": checks, "drifted": sum(not ch.ok for ch in c["checks"]),
             "unmatched": [ch for ch in c["checks"]
                           if result is None or ch.statistic not in result.statistics],
