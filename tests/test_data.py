@@ -91,6 +91,15 @@ def test_missing_files_name_what_and_where(tmp_path, loader, expected):
     assert "Format:" in message
 
 
+@pytest.mark.parametrize("loader", [images.cifar5m_bin, images.cifar10_bin, images.svhn_parity])
+def test_no_data_folder_is_the_same_paragraph(loader):
+    with pytest.raises(DataError) as err:
+        loader(None, n_pool=4, n_test=2)
+    message = str(err.value)
+    assert "no data folder was given" in message and "NTKBENCH_DATA_DIR" in message
+    assert "Format:" in message and "Get it from" in message
+
+
 def test_truncated_file_is_a_data_error(tmp_path):
     for i in range(6):
         np.savez(tmp_path / f"cifar5m_part{i}.npz", X=_pattern(4), Y=np.array([5, 7, 3, 5]))

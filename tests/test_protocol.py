@@ -9,6 +9,7 @@ from ntkbench import kernel_train, models
 from ntkbench.claims import protocol
 from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_gram, per_trial, prefix_gram
 from ntkbench.data import tasks
+from ntkbench.data.errors import DataError
 from ntkbench.kernels import infinite
 from ntkbench.runner import Runner
 from ntkbench.store import Store
@@ -106,3 +107,14 @@ def test_trials_grouped_in_one_cell_give_the_numbers_of_separate_cells():
     for a, b in zip(together, apart):
         for k in a:
             np.testing.assert_allclose(a[k], b[k], rtol=1e-6)
+
+
+def test_an_image_task_without_a_data_folder_is_one_paragraph_not_a_traceback():
+    protocol.load_task.cache_clear()
+    with pytest.raises(DataError, match="no data folder was given"):
+        protocol.load_task("cifar5m-bin", 8, 2, 0, None)
+
+
+def test_an_unknown_task_is_an_error():
+    with pytest.raises(ValueError, match="unknown task 'cifar10'"):
+        protocol.load_task("cifar10", 8, 2, 0, None)

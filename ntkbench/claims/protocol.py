@@ -30,6 +30,7 @@ from ntkbench.kernels import empirical, infinite
 from ntkbench.runner import Cell, Runner
 
 MODELS = ("NN", "NTK", "ENTK")
+TASKS = ("xor", "digits-parity", "svhn-parity", "cifar5m-bin")
 KERNEL_FIT = ("Kernels are fitted by full-batch heavy-ball GD at lr = n / (2 lambda_max), best test "
               "error over 30 log-spaced steps up to 100,000 (the ridgeless limit): "
               "`kernel_train.early_stopped_error`.")
@@ -57,7 +58,9 @@ def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir) -> tasks
         return tasks.digits_parity(n_test, seed=seed)
     if name == "svhn-parity":
         return images.svhn_parity(data_dir, n_pool, n_test, seed=seed)
-    return images.cifar5m_bin(data_dir, n_pool, n_test, seed=seed)
+    if name == "cifar5m-bin":
+        return images.cifar5m_bin(data_dir, n_pool, n_test, seed=seed)
+    raise ValueError(f"unknown task {name!r}; the protocol knows {', '.join(TASKS)}")
 
 
 def inputs(task: tasks.Task, n_max: int) -> np.ndarray:

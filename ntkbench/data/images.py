@@ -31,10 +31,19 @@ CIFAR10_DIR = "cifar-10-batches-py"
 SVHN_FILES = ("train_32x32.mat", "extra_32x32.mat", "test_32x32.mat")
 
 
-def _missing(dataset: str, data_dir: Path, files: list[str], fmt: str, where: str) -> DataError:
+def _folder(data_dir, dataset: str, files: list[str], fmt: str, where: str) -> Path:
+    """`data_dir` as a Path once it holds every one of `files`; otherwise the one-paragraph
+    error that says which files, their format and where to get them (also when no folder
+    was given at all)."""
     shown = ", ".join(files[:3]) + (" ..." if len(files) > 3 else "")
-    return DataError(
-        f"{dataset} is not in --data-dir={data_dir}: expected {shown}. Format: {fmt}. "
+    if data_dir is None:
+        place = "no data folder was given (neither --data-dir nor NTKBENCH_DATA_DIR)"
+    elif not all((Path(data_dir) / f).exists() for f in files):
+        place = f"it is not in --data-dir={data_dir}"
+    else:
+        return Path(data_dir)
+    raise DataError(
+        f"{dataset} is needed at this scale, but {place}: expected {shown}. Format: {fmt}. "
         f"Get it from {where}, put the files in one folder and pass it with --data-dir "
         "(or set NTKBENCH_DATA_DIR).")
 
@@ -64,10 +73,8 @@ def _shuffled(x, y, seed):
 
 def cifar5m_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
     """Dog (+1) vs horse (-1) from CIFAR-5m: pool from parts 0-4, test from part 5."""
-    data_dir = Path(data_dir)
     fmt = "numpy .npz with X uint8 (N, 32, 32, 3) and Y int labels 0-9 (dog 5, horse 7)"
-    if not all((data_dir / f).exists() for f in CIFAR5M_PARTS):
-        raise _missing("CIFAR-5m", data_dir, CIFAR5M_PARTS, fmt,
+    data_dir = _folder(data_dir, "CIFAR-5m", CIFAR5M_PARTS, fmt,
                        "the CIFAR-5m release of Nakkiran, Neyshabur, Sedghi (2021)")
     x_pool, y_pool, x_test, y_test = _dog_horse([data_dir / n for n in CIFAR5M_PARTS],
                                                 _read_cifar5m_part, "CIFAR-5m part", fmt, seed)
@@ -117,14 +124,12 @@ def _task(name, x_pool, y_pool, x_test, y_test, n_pool, n_test) -> Task:
 
 def cifar10_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
     """Dog (+1) vs horse (-1) from CIFAR-10 (python version): a stand-in for CIFAR-5m-bin."""
-    folder = Path(data_dir) / CIFAR10_DIR
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     fmt = ("python pickles with b'data' (10000 x 3072 uint8: 1024 red, 1024 green, 1024 blue "
            "values, row-major 32 x 32) and b'labels'")
-    if not all((folder / n).exists() for n in names):
-        raise _missing("CIFAR-10 (python version)", Path(data_dir),
-                       [f"{CIFAR10_DIR}/{n}" for n in names], fmt,
-                       "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz, unpacked)")
+    folder = _folder(data_dir, "CIFAR-10 (python version)", [f"{CIFAR10_DIR}/{n}" for n in names], fmt,
+                     "https://www.cs.toronto.edu/~kriz/cifar.html (cifar-10-python.tar.gz, unpacked)"
+                     ) / CIFAR10_DIR
     x_pool, y_pool, x_test, y_test = _dog_horse([folder / n for n in names],
                                                 _read_cifar10_batch, "CIFAR-10 batch", fmt, seed)
     return _task("cifar10-bin (stand-in for CIFAR-5m-bin)", x_pool, y_pool, x_test, y_test,
@@ -149,9 +154,7 @@ def _load_svhn(path: Path):
 
 def svhn_parity(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
     """Parity of the digit (+1 odd) from SVHN: pool balanced from train + extra, test on test."""
-    data_dir = Path(data_dir)
-    if not all((data_dir / f).exists() for f in SVHN_FILES):
-        raise _missing("SVHN (cropped digits)", data_dir, list(SVHN_FILES),
+    data_dir = _folder(data_dir, "SVHN (cropped digits)", list(SVHN_FILES),
                        "MATLAB v5 .mat with X (32, 32, 3, N) uint8 and y (N, 1) in 1..10",
                        "http://ufldl.stanford.edu/housenumbers/ (format 2)")
     train = [_load_svhn(data_dir / f) for f in SVHN_FILES[:2]]
