@@ -71,8 +71,8 @@ def _trajectory(lam, u, k_eval_train, y, lr, momentum, steps) -> np.ndarray:
     return np.array(out)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6))
-def _sgd(momentum, k_train, k_eval_train, y, lr, batch_size, epochs, key, eval_mask):
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 9))
+def _sgd(momentum, k_train, k_eval_train, y, lr, batch_size, epochs, key, slots, points):
     n = y.shape[0]
     tx = optax.sgd(lr, momentum or None)
 
@@ -83,14 +83,14 @@ def _sgd(momentum, k_train, k_eval_train, y, lr, batch_size, epochs, key, eval_m
         grads = jnp.zeros_like(a).at[idx].add(2.0 * resid / jnp.sum(mask))
         updates, opt_state = tx.update(grads, opt_state, a)
         a = optax.apply_updates(a, updates)
-        preds = jax.lax.cond(eval_mask[t], lambda p: p.at[t].set(k_eval_train @ a), lambda p: p, preds)
+        preds = jax.lax.cond(slots[t] >= 0, lambda p: p.at[slots[t]].set(k_eval_train @ a), lambda p: p, preds)
         return (a, opt_state, t + 1, preds), None
 
     def epoch(carry, k):
         return jax.lax.scan(step, carry, epoch_batches(k, n, batch_size))[0], None
 
     a = jnp.zeros(n, k_train.dtype)
-    preds = jnp.full((eval_mask.shape[0], k_eval_train.shape[0]), jnp.nan, k_train.dtype)
+    preds = jnp.full((points, k_eval_train.shape[0]), jnp.nan, k_train.dtype)
     carry = (a, tx.init(a), 0, preds)
     return jax.lax.scan(epoch, carry, jax.random.split(key, epochs))[0][3]
 
@@ -101,12 +101,12 @@ def sgd_trajectory(k_train, k_eval_train, y, *, key, lr: float, momentum: float,
     predictions on the evaluation points after each of `steps` steps, (len(steps), m)."""
     steps = np.asarray(steps)
     epochs = epochs_for(int(steps[-1]), len(y), batch_size)
-    eval_mask = np.zeros(epochs * steps_per_epoch(len(y), batch_size) + 1, bool)
-    eval_mask[steps - 1] = True
+    slots = np.full(epochs * steps_per_epoch(len(y), batch_size) + 1, -1, np.int32)
+    slots[steps - 1] = np.arange(len(steps))
     preds = _sgd(float(momentum), jnp.asarray(k_train, jnp.float32),
                  jnp.asarray(k_eval_train, jnp.float32), jnp.asarray(y, jnp.float32),
-                 jnp.float32(lr), batch_size, epochs, key, jnp.asarray(eval_mask))
-    return np.asarray(preds)[steps - 1]
+                 jnp.float32(lr), batch_size, epochs, key, jnp.asarray(slots), len(steps))
+    return np.asarray(preds)
 
 
 def zero_one_error(preds, y) -> np.ndarray:

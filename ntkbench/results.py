@@ -45,18 +45,23 @@ class Statistics(dict):
 
     `decide` and `control` take the claimed direction and the share of diverged runs among
     the models compared (stats.verdict); neither has a default, so that no statistic becomes
-    a decision, or escapes the divergence rule, by a left-out argument.
+    a decision, or escapes the divergence rule, by a left-out argument. `unmet` names a
+    premise of the comparison that the runs did not meet (it makes the verdict inconclusive).
     """
 
     def decide(self, name: str, estimate: Estimate, description: str, *, direction: int,
-               diverged: float) -> None:
-        self._add(Statistic(name, estimate, description, DECISION, direction,
-                            verdict(estimate, direction, diverged=diverged)))
+               diverged: float, unmet: str | None = None) -> None:
+        self._judged(Statistic(name, estimate, description, DECISION, direction), diverged, unmet)
 
     def control(self, name: str, estimate: Estimate, description: str, *, direction: int,
-                diverged: float) -> None:
-        self._add(Statistic(name, estimate, description, CONTROL, direction,
-                            verdict(estimate, direction, diverged=diverged)))
+                diverged: float, unmet: str | None = None) -> None:
+        self._judged(Statistic(name, estimate, description, CONTROL, direction), diverged, unmet)
+
+    def _judged(self, statistic: Statistic, diverged: float, unmet: str | None) -> None:
+        statistic.verdict = verdict(statistic.estimate, statistic.direction, diverged=diverged, unmet=unmet)
+        if unmet:
+            statistic.description += f" (inconclusive: {unmet})"
+        self._add(statistic)
 
     def measure(self, name: str, estimate: Estimate, description: str) -> None:
         self._add(Statistic(name, estimate, description))

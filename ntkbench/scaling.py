@@ -41,6 +41,40 @@ def fit(ns, errors) -> PowerLaw:
     return PowerLaw(float(np.exp(intercept)), float(-slope), float(r2), float(curvature))
 
 
+class FitRange(NamedTuple):
+    """The grid points a claim fits (`mask`) and, where the rule leaves too few, why not."""
+
+    mask: np.ndarray
+    unmet: str | None
+
+
+TRAINED = 0.01  # a network "reached zero training error" at or below this 0-1 training error
+
+
+def fit_range(ns, mean_errors: dict, train_error=None, *, chance: float = 0.5, below: float = 0.8,
+              trained: float = TRAINED, min_points: int = 3) -> FitRange:
+    """The grid points in the power-law regime, the same for every model compared.
+
+    A point enters when every model's trial-mean test error there is at most `below` x
+    chance (it has left chance: a curve still near chance describes the approach to a power
+    law, not the law) and, with `train_error` (the networks' trial-mean training error at
+    the end of training), the networks fitted their training set to `trained` or better
+    (the papers' networks interpolate). Fewer than `min_points` such points leave nothing
+    to fit: `unmet` says why, and the decisions on this range are inconclusive; the mask is
+    then the whole grid, for the record.
+    """
+    errors = np.stack([np.asarray(e, np.float64) for e in mean_errors.values()])
+    mask = np.all(errors <= below * chance, axis=0)
+    if train_error is not None:
+        mask &= np.asarray(train_error) <= trained
+    if mask.sum() >= min_points:
+        return FitRange(mask, None)
+    return FitRange(np.ones(len(ns), bool),
+                    f"only {int(mask.sum())} of the n-grid's {len(ns)} points have every model's test error "
+                    f"below {below:g} x chance and the networks' training error at most {trained:g}; "
+                    f"a power law needs {min_points}")
+
+
 def floor_zeros(errors, n_test: int) -> tuple[np.ndarray, int]:
     """Errors with zeros replaced by 1 / (2 n_test), and how many there were."""
     errors = np.asarray(errors, np.float64)

@@ -127,16 +127,17 @@ def trend(x, curves) -> Estimate:
     return mean_ci(np.asarray(curves, np.float64) @ t / (t @ t))
 
 
-def verdict(estimate: Estimate, direction: int, *, diverged: float) -> str:
+def verdict(estimate: Estimate, direction: int, *, diverged: float, unmet: str | None = None) -> str:
     """Verdict of the claim `direction * quantity > 0` from the CI of the quantity.
 
     `diverged` is the largest fraction of diverged runs among the models the quantity
     compares; above MAX_DIVERGED the comparison says more about the learning rate than about
-    the models, and the verdict is `inconclusive` whatever the CI.
+    the models, and the verdict is `inconclusive` whatever the CI. So it is when `unmet`
+    names a premise of the comparison that the runs did not meet.
     """
     if direction not in (+1, -1):
         raise ValueError(f"direction must be +1 or -1, not {direction!r}")
-    if diverged > MAX_DIVERGED:
+    if diverged > MAX_DIVERGED or unmet:
         return INCONCLUSIVE
     low, high = sorted((direction * estimate.low, direction * estimate.high))
     if low > 0:

@@ -8,6 +8,7 @@ import pytest
 from ntkbench import kernel_train, models
 from ntkbench.claims import protocol
 from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_gram, per_trial, prefix_gram
+from ntkbench.config import ExponentConfig, ExponentSetting
 from ntkbench.data import tasks
 from ntkbench.data.errors import DataError
 from ntkbench.kernels import infinite
@@ -118,3 +119,31 @@ def test_an_image_task_without_a_data_folder_is_one_paragraph_not_a_traceback():
 def test_an_unknown_task_is_an_error():
     with pytest.raises(ValueError, match="unknown task 'cifar10'"):
         protocol.load_task("cifar10", 8, 2, 0, None)
+
+
+def test_an_optimiser_ablation_retrains_only_the_network_and_reads_the_base_settings_kernels(tmp_path):
+    """[V]: changing the lr (or batch, or momentum) affects only the network's training."""
+    cfg = ExponentConfig("quick", "xor", (), n_grid=(32, 64), n_test=50, width=8, depth=2, trials=2, steps=40,
+                         batch_size=16, eval_points=4)
+    runner = Runner(Store(tmp_path))
+    ntk = gram(protocol.shared(cfg))
+    base = protocol.setting_curves(cfg, ExponentSetting("base"), 1.0, ntk, runner)
+    for setting in (ExponentSetting("lr-x3", lr_factor=3.0), ExponentSetting("gd", full_batch=True),
+                    ExponentSetting("no-momentum", momentum=0.0)):
+        ablation = protocol.setting_curves(cfg, setting, 1.0, ntk, runner)
+        for b, a in zip(base, ablation):
+            for key in ("NTK/best", "ENTK/best", "NTK/final", "ENTK/final"):
+                np.testing.assert_array_equal(a[key], b[key])
+            assert not np.array_equal(a["NN/final"], b["NN/final"])
+            assert a["kernel_lr"] == b["lr"]
+
+
+def test_every_network_run_records_its_training_error_at_the_end():
+    cfg = dict(task="xor", n_grid=(16, 32), n_test=20, seed=0, depth=2, width=64, batch_size=16,
+               steps=300, lr_fraction=0.25, eval_points=4)
+    training = dict(lr_factor=1.0, momentum=0.9, full_batch=False, width=None)
+    out = learning_curves(cfg, training, trials=(0, 1), critical=1.0, ntk=gram(cfg))
+    assert out["NN/train_error"].shape == (2, 2)
+    assert np.all(out["NN/train_error"] <= 0.1)  # 16 and 32 points: a width-64 MLP fits them
+    nn_only = learning_curves(cfg, training, trials=(0,), critical=1.0, ntk=gram(cfg), trained=("NN",))
+    assert set(nn_only) == {"NN/best", "NN/final", "NN/diverged", "NN/train_error", "lr"}

@@ -38,3 +38,23 @@ def test_paired_difference_detects_and_abstains():
 def test_zero_errors_are_floored_and_counted():
     errors, zeros = scaling.floor_zeros([[0.1, 0.0], [0.0, 0.0]], n_test=100)
     assert zeros == 3 and errors[0, 1] == 0.005
+
+
+def test_the_fit_range_keeps_the_points_every_model_has_left_chance_at():
+    ns = np.array([64, 128, 256, 512, 1024])
+    errors = {"NN": np.array([0.5, 0.45, 0.38, 0.2, 0.1]), "NTK": np.array([0.5, 0.39, 0.35, 0.3, 0.25])}
+    fitted = scaling.fit_range(ns, errors)
+    assert fitted.mask.tolist() == [False, False, True, True, True] and fitted.unmet is None
+
+
+def test_the_fit_range_leaves_out_n_where_the_networks_did_not_fit_their_training_set():
+    ns = np.array([64, 128, 256, 512, 1024])
+    errors = {"NN": np.full(5, 0.2)}
+    fitted = scaling.fit_range(ns, errors, train_error=np.array([0, 0, 0.005, 0.02, 0.2]))
+    assert fitted.mask.tolist() == [True, True, True, False, False]
+
+
+def test_a_fit_range_of_fewer_than_three_points_is_unmet_and_keeps_the_grid():
+    ns = np.array([64, 128, 256, 512])
+    fitted = scaling.fit_range(ns, {"NN": np.array([0.5, 0.5, 0.3, 0.2])})
+    assert fitted.mask.all() and "only 2 of the n-grid's 4 points" in fitted.unmet

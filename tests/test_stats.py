@@ -66,3 +66,9 @@ def test_too_many_diverged_runs_make_any_verdict_inconclusive():
     assert stats.verdict(clear, +1, diverged=stats.MAX_DIVERGED) == stats.SUPPORTED
     assert stats.verdict(clear, +1, diverged=0.3) == stats.INCONCLUSIVE
     assert stats.diverged_share(np.array([[1.0, np.nan], [1.0, 2.0]]), np.ones((2, 2))) == 0.5
+
+
+def test_an_unmet_premise_makes_any_verdict_inconclusive():
+    clear = stats.Estimate(1.0, 0.5, 1.5)
+    assert stats.verdict(clear, +1, diverged=0.0) == stats.SUPPORTED
+    assert stats.verdict(clear, +1, diverged=0.0, unmet="the networks did not train") == stats.INCONCLUSIVE

@@ -123,10 +123,26 @@ def late(m_grid) -> int:
     return max(3, (len(m_grid) + 1) // 2)
 
 
-def statistics(cfg: AfterKernelConfig, curves: dict, diverged) -> Statistics:
-    """The claim's statistics from the per-trial test errors `curves` (name -> (trials, ...))
-    and `diverged`, the (trials, sizes) flags of the task-label networks that diverged."""
-    grid, fixed = cfg.protocol.n_grid, [f"K_{m}" for m in cfg.fixed_m]
+def _scaled(cfg: AfterKernelConfig) -> tuple[str, ...]:
+    """The curves over the n-grid whose exponents the claim fits."""
+    return ("NN", "ENTK", "NTK", "K_n", "K_n_fresh") + tuple(f"K_{m}" for m in cfg.fixed_m)
+
+
+def fit_range(cfg: AfterKernelConfig, curves: dict, train_error=None) -> scaling.FitRange:
+    """`scaling.fit_range` of the n-grid over every curve whose exponent the claim fits."""
+    return scaling.fit_range(cfg.protocol.n_grid, {n: curves[n].mean(0) for n in _scaled(cfg)}, train_error)
+
+
+def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None) -> Statistics:
+    """The claim's statistics from the per-trial test errors `curves` (name -> (trials, ...)),
+    `diverged`, the (trials, sizes) flags of the task-label networks that diverged, and
+    `train_error`, the networks' trial-mean training error per n of the grid. Data-scaling
+    exponents are fitted on the grid's power-law range (`scaling.fit_range`), the same for
+    every curve."""
+    grid, fixed = np.asarray(cfg.protocol.n_grid), [f"K_{m}" for m in cfg.fixed_m]
+    fitted = fit_range(cfg, curves, train_error)
+    n_fit = grid[fitted.mask]
+    span = f"n = {n_fit[0]}..{n_fit[-1]}"
     share = float(np.mean(diverged))
     out = Statistics()
     out.decide("km_n0_decay", scaling.exponent(cfg.m_grid, curves["K_m_n0"]),
@@ -137,8 +153,10 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged) -> Statistics:
                f"(a) the same exponent over the {top} largest m ({', '.join(map(str, cfg.m_grid[-top:]))}): "
                "K_m does not saturate; the claim: above 0", direction=+1, diverged=share)
     for name in fixed:
-        out.decide(f"diff/NN-{name}", scaling.exponent_difference(grid, curves["NN"], curves[name]),
-                   f"(b) beta_NN - beta_{name}; the claim: above 0", direction=+1, diverged=share)
+        out.decide(f"diff/NN-{name}", scaling.exponent_difference(n_fit, curves["NN"][:, fitted.mask],
+                                                                  curves[name][:, fitted.mask]),
+                   f"(b) beta_NN - beta_{name} on {span}; the claim: above 0", direction=+1, diverged=share,
+                   unmet=fitted.unmet)
     for name, what in (("K_n", "K_n(n)"), ("K_n_fresh", "K^F_n(n)")):
         out.decide(f"tracks_nn/{name}", stats.curve_statistic(
             lambda nn, e, k: TRACKING * np.mean(np.abs(e - nn), -1) - np.mean(np.abs(k - nn), -1),
@@ -148,10 +166,10 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged) -> Statistics:
     out.control("control/shuffled-labels/km_n0_decay", scaling.exponent(cfg.m_grid, curves["control_K_m_n0"]),
                 "negative control: statistic (a) for after-kernels of networks trained on shuffled "
                 "labels; must not be supported", direction=+1, diverged=share)
-    for name in ("NN", "ENTK", "NTK", "K_n", "K_n_fresh", *fixed):
-        law = scaling.fit(grid, curves[name].mean(0))
-        out.measure(f"beta/{name}", scaling.exponent(grid, curves[name]),
-                    f"exponent of {name}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
+    for name in _scaled(cfg):
+        law = scaling.fit(n_fit, curves[name][:, fitted.mask].mean(0))
+        out.measure(f"beta/{name}", scaling.exponent(n_fit, curves[name][:, fitted.mask]),
+                    f"exponent of {name} on {span}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
     out.measure(f"gap/{fixed[0]}-{fixed[-1]}", stats.mean_ci(np.mean(curves[fixed[0]] - curves[fixed[-1]], 1)),
                 f"mean error of {fixed[0]} minus {fixed[-1]} over the n-grid (the paper: the later "
                 "after-kernel is better, above 0)")
@@ -171,26 +189,35 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
               for name in cells[0] if name not in ("lr", "train_error", "diverged", "seconds")}
     grid, fixed = p.n_grid, [f"K_{m}" for m in cfg.fixed_m]
     diverged = np.stack([c["diverged"] for c in cells])
-    found = statistics(cfg, curves, diverged)
     train_errors = np.stack([c["train_error"] for c in cells]).mean(0)
     sizes = _sizes(cfg.m_grid, cfg.fixed_m, p.n_grid)
-    notes = [f"lr {float(cells[0]['lr']):.4g} (a quarter of the measured critical lr {critical:.4g}); "
+    on_grid = np.array([train_errors[sizes.index(n)] for n in grid])
+    found = statistics(cfg, curves, diverged, on_grid)
+    notes = [f"lr {float(cells[0]['lr']):.4g} ({p.lr_fraction} x the measured critical lr {critical:.4g}); "
              "mean final training error of the networks by m: "
              + ", ".join(f"{m}: {e:.3f}" for m, e in zip(sizes, train_errors))]
+    untrained = [m for m, e in zip(sizes, train_errors) if e > scaling.TRAINED]
+    if untrained:
+        notes.append(f"the networks did not reach {scaling.TRAINED:.0%} training error at m = "
+                     f"{', '.join(map(str, untrained))} ([V]'s networks reach 0 training error); the data-"
+                     "scaling fits leave those n out")
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=found,
         measurements={"errors": {k: v.tolist() for k, v in curves.items()},
                       "train_error": dict(zip(map(str, sizes), train_errors.tolist()))},
         config=cfg.as_dict(), protocol=protocol(cfg),
-        figures=[Figure("Fig. 4a: K_n(n), K^F_n(n) and the network (rule c)", _curves(grid, curves, ("NN", "K_n", "K_n_fresh", "ENTK")),
+        figures=[Figure("Fig. 4a: K_n(n), K^F_n(n) and the network (rule c)",
+                        _curves(grid, curves, ("NN", "K_n", "K_n_fresh", "ENTK")),
                         "Mean test error over trials, log-log; the paper (Fig. 4a): K_n(n) and "
                         "K^F_n(n) track the network, ENTK-init does not."),
                  Figure(f"Fig. 4b: K_m({cfg.n0}) vs m (rule a, control)", _km_plot(cfg, curves),
                         "Mean over trials with 95% CIs (t-interval); the control's after-kernels "
                         "were learnt from shuffled labels."),
-                 Figure("Fig. 4c: data scaling of fixed after-kernels (rule b)", _curves(grid, curves, ("NN", "ENTK", "NTK", *fixed)),
-                        "Mean test error over trials (points) and fitted power laws (lines); the "
-                        "paper's exponents: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_BETA.items()) + ".")],
+                 Figure("Fig. 4c: data scaling of fixed after-kernels (rule b)",
+                        _curves(grid, curves, ("NN", "ENTK", "NTK", *fixed),
+                                fit_range(cfg, curves, on_grid).mask),
+                        "Mean test error over trials (points) and power laws fitted on the shaded range "
+                        "(lines); open points lie outside it. The paper's exponents: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_BETA.items()) + ".")],
         seconds=time.perf_counter() - start, notes=notes)
 
 
@@ -214,8 +241,8 @@ def protocol(cfg: AfterKernelConfig) -> list[str]:
     return lines
 
 
-def _curves(grid, curves, names):
-    return lambda ax: plots.power_laws(ax, grid, {name: curves[name] for name in names})
+def _curves(grid, curves, names, fitted=None):
+    return lambda ax: plots.power_laws(ax, grid, {name: curves[name] for name in names}, fitted=fitted)
 
 
 def _km_plot(cfg, curves):

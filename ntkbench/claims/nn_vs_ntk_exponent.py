@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ntkbench import scaling, stats
-from ntkbench.claims.protocol import MODELS, curve_cells, measured_critical_lr, ntk_gram, per_trial, shared
+from ntkbench.claims.protocol import MODELS, measured_critical_lr, ntk_gram, setting_curves, shared
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistics
@@ -41,18 +41,19 @@ PUBLISHED = {"base": (0.291, 0.213, 0.185), "lr-x3": (0.333, 0.213, None),
 def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> ClaimResult:
     """Runs every task and setting of `cfgs`; image tasks read `data_dir`."""
     start = time.perf_counter()
-    statistics, curves, notes, lrs = Statistics(), {}, [], {}
+    statistics, curves, notes, lrs, train_errors = Statistics(), {}, [], {}, {}
     for cfg in cfgs:
         ntk = ntk_gram(shared(cfg), runner, data_dir)
         critical = measured_critical_lr(cfg, ntk, runner, data_dir)
         notes.append(f"{cfg.task}: measured critical lr of SGD on the infinite NTK {critical:.4g}")
         for s in cfg.settings:
             label = f"{cfg.task}/{s.name}"
-            cells = per_trial(runner.map(curve_cells(cfg, s, critical, ntk, data_dir), label))
+            cells = setting_curves(cfg, s, critical, ntk, runner, data_dir)
             which = "best" if s.early_stopping else "final"
             errors = {m: scaling.floor_zeros(np.stack([c[f"{m}/{which}"] for c in cells]), cfg.n_test)
                       for m in MODELS}
             curves[label] = {m: e[0] for m, e in errors.items()}
+            train_errors[label] = np.stack([c["NN/train_error"] for c in cells]).mean(0)
             lrs[label] = float(cells[0]["lr"])
             zeros = {m: e[1] for m, e in errors.items() if e[1]}
             if zeros:
@@ -64,47 +65,61 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
                              f"step; their best error counts only the steps before), of {runs} per "
                              f"model: {diverged}; above {stats.MAX_DIVERGED:.0%} the comparisons "
                              "involving that model are inconclusive")
+            untrained = [n for n, e in zip(cfg.n_grid, train_errors[label]) if e > scaling.TRAINED]
+            if untrained:
+                notes.append(f"{label}: the networks did not reach {scaling.TRAINED:.0%} training error "
+                             f"(trial mean at the end of training) at n = {', '.join(map(str, untrained))}; "
+                             "those n are left out of the fits ([V]'s networks reach 0 training error)")
             statistics |= setting_statistics(label, cfg.n_grid, curves[label],
                                              {m: d / runs for m, d in diverged.items()},
-                                             pre_registered=cfg.task in PRE_REGISTERED)
+                                             pre_registered=cfg.task in PRE_REGISTERED,
+                                             train_error=train_errors[label])
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=statistics,
         measurements={"errors": {k: {m: v.tolist() for m, v in c.items()} for k, c in curves.items()},
-                      "lr": lrs},
+                      "nn_train_error": {k: v.tolist() for k, v in train_errors.items()}, "lr": lrs},
         config={"tasks": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
-        figures=[Figure(f"Learning curves, {label}", _curve_plot(cfgs, label, curves[label]),
-                        "Mean test error over trials (points) and the fitted power law (lines), "
-                        "log-log.") for label in curves if label.endswith("/base")]
+        figures=[Figure(f"Learning curves, {label}", _curve_plot(cfgs, label, curves[label], train_errors[label]),
+                        "Mean test error over trials (points) and the power law fitted on the shaded "
+                        "range of n (lines), log-log; open points lie outside the fitted range.")
+                 for label in curves if label.endswith("/base")]
         + [Figure("Exponents with 95% CIs", lambda ax: _exponent_plot(ax, statistics),
                   "Ours (points with CI bars) beside the paper's CIFAR-5m-bin values (crosses).")],
         seconds=time.perf_counter() - start, notes=notes)
 
 
-def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_registered: bool) -> Statistics:
+def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_registered: bool,
+                       train_error=None) -> Statistics:
     """The statistics of one task and setting: each model's exponent, beta_NN - beta_K for
     each kernel (decisions where the task's direction was pre-registered, measurements
-    elsewhere) and the negative control beta_ENTK - beta_NTK.
+    elsewhere) and the negative control beta_ENTK - beta_NTK, all fitted on the power-law
+    range of the grid (`scaling.fit_range`, the same range for every model).
 
     `curves[m]` is model m's (trials, len(ns)) test error, `diverged[m]` the fraction of its
-    runs that diverged.
+    runs that diverged, `train_error` the networks' trial-mean training error per n.
     """
     out = Statistics()
+    ns = np.asarray(ns)
+    fitted = scaling.fit_range(ns, {m: c.mean(0) for m, c in curves.items()}, train_error)
+    ns, curves = ns[fitted.mask], {m: c[:, fitted.mask] for m, c in curves.items()}
+    span = f"n = {ns[0]}..{ns[-1]}"
     for m in MODELS:
         law = scaling.fit(ns, curves[m].mean(0))
         out.measure(f"beta/{label}/{m}", scaling.exponent(ns, curves[m]),
-                    f"exponent of {m}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
+                    f"exponent of {m} on {span}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
     for k in KERNELS:
         est = scaling.exponent_difference(ns, curves["NN"], curves[k])
         if pre_registered:
-            out.decide(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k}, paired over trials; the claim: above 0",
-                       direction=+1, diverged=max(diverged["NN"], diverged[k]))
+            out.decide(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k} on {span}, paired over trials; "
+                       "the claim: above 0", direction=+1, diverged=max(diverged["NN"], diverged[k]),
+                       unmet=fitted.unmet)
         else:
-            out.measure(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k}, paired over trials (this task's "
-                        "direction was not pre-registered: a measurement)")
+            out.measure(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k} on {span}, paired over trials "
+                        "(this task's direction was not pre-registered: a measurement)")
     out.control(f"control/{label}/ENTK-NTK", scaling.exponent_difference(ns, curves["ENTK"], curves["NTK"]),
-                "negative control: the network replaced by its linearisation (ENTK-init), "
-                "beta_ENTK - beta_NTK; must not be supported",
-                direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]))
+                f"negative control: the network replaced by its linearisation (ENTK-init), "
+                f"beta_ENTK - beta_NTK on {span}; must not be supported",
+                direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=fitted.unmet)
     return out
 
 
@@ -135,9 +150,10 @@ def protocol(cfgs) -> list[str]:
     return lines
 
 
-def _curve_plot(cfgs, label, curve):
+def _curve_plot(cfgs, label, curve, train_error):
     cfg = next(c for c in cfgs if label.startswith(c.task + "/"))
-    return lambda ax: plots.power_laws(ax, cfg.n_grid, curve)
+    mask = scaling.fit_range(cfg.n_grid, {m: c.mean(0) for m, c in curve.items()}, train_error).mask
+    return lambda ax: plots.power_laws(ax, cfg.n_grid, curve, fitted=mask)
 
 
 def _exponent_plot(ax, statistics) -> None:

@@ -16,6 +16,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 
@@ -179,8 +180,9 @@ def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) 
 
 
 def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, ntk: np.ndarray,
-                    data_dir=None) -> dict:
-    """Best-of-schedule and final test errors of NN, NTK and ENTK-init over the n-grid.
+                    trained: tuple[str, ...] = MODELS, data_dir=None) -> dict:
+    """Best-of-schedule and final test errors of the `trained` models (of NN, NTK and ENTK-init) over the
+    n-grid, and each network's training error at the end of training.
 
     `training` holds the setting's fields that change training (not its name, nor whether
     the error is read early-stopped), so settings that train alike share their cells.
@@ -196,30 +198,39 @@ def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical
     net = models.network(arch)
     keys = [jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), t) for t in trials]
     params0 = [net.init(key, jnp.asarray(x[:1]))["params"] for key in keys]
-    grams = [{"NTK": ntk, "ENTK": empirical.ntk(arch, p, x)} for p in params0]
+    grams = [{"NTK": ntk} | ({"ENTK": empirical.ntk(arch, p, x)} if "ENTK" in trained else {}) for p in params0]
     steps = kernel_train.schedule(cfg["steps"], cfg["eval_points"])
-    out = {m: np.zeros((2, len(trials), len(grid))) for m in MODELS}
-    diverged = {m: np.zeros(len(trials), int) for m in MODELS}
+    out = {m: np.zeros((2, len(trials), len(grid))) for m in trained}
+    diverged = {m: np.zeros(len(trials), int) for m in trained}
+    train_error = np.zeros((len(trials), len(grid)))
     for j, n in enumerate(grid):
         batch = n if s.full_batch else cfg["batch_size"]
         shuffles = [jax.random.fold_in(key, n) for key in keys]
-        fit = train.fit_mse_seeds(arch, jax.tree.map(lambda *p: jnp.stack(p), *params0), task.x_pool[:n],
-                                  task.y_pool[:n], keys=jnp.stack(shuffles), lr=lr, batch_size=batch,
-                                  epochs=train.epochs_for(cfg["steps"], n, batch), momentum=s.momentum,
-                                  eval_x=task.x_test, eval_steps=steps)
+        preds = [{} for _ in trials]
+        if "NN" in trained:
+            fit = train.fit_mse_seeds(arch, jax.tree.map(lambda *p: jnp.stack(p), *params0), task.x_pool[:n],
+                                      task.y_pool[:n], keys=jnp.stack(shuffles), lr=lr, batch_size=batch,
+                                      epochs=train.epochs_for(cfg["steps"], n, batch), momentum=s.momentum,
+                                      eval_x=task.x_test, eval_steps=steps)
+            fitted = jax.vmap(lambda p: net.apply({"params": p}, jnp.asarray(task.x_pool[:n])))(fit.params)
+            train_error[:, j] = kernel_train.zero_one_error(fitted, task.y_pool[:n])
+            for i, p in enumerate(fit.eval_preds):
+                preds[i]["NN"] = p
         for i, shuffle in enumerate(shuffles):
-            preds = {"NN": fit.eval_preds[i]}
-            for name, k in grams[i].items():
+            for name in (m for m in trained if m != "NN"):
+                k = grams[i][name]
                 args = (k[:n, :n], k[n_max:, :n], task.y_pool[:n])
-                preds[name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=steps)
-                               if s.full_batch else
-                               kernel_train.sgd_trajectory(*args, key=shuffle, lr=lr, momentum=s.momentum,
-                                                           batch_size=batch, steps=steps))
-            for name, p in preds.items():
+                preds[i][name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=steps)
+                                  if s.full_batch else
+                                  kernel_train.sgd_trajectory(*args, key=shuffle, lr=lr, momentum=s.momentum,
+                                                              batch_size=batch, steps=steps))
+            for name, p in preds[i].items():
                 err = kernel_train.zero_one_error(p, task.y_test)
                 out[name][:, i, j] = err.min(), err[-1]
                 diverged[name][i] += not np.all(np.isfinite(p))
-    result = {f"{m}/best": out[m][0] for m in MODELS} | {f"{m}/final": out[m][1] for m in MODELS}
+    result = {f"{m}/best": out[m][0] for m in trained} | {f"{m}/final": out[m][1] for m in trained}
+    if "NN" in trained:
+        result["NN/train_error"] = train_error
     return result | {f"{m}/diverged": d for m, d in diverged.items()} | {"lr": lr}
 
 
@@ -248,7 +259,7 @@ def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray, runner: Runner, d
 
 
 def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray, data_dir=None,
-                n_grid: tuple[int, ...] | None = None) -> list[Cell]:
+                n_grid: tuple[int, ...] | None = None, trained: tuple[str, ...] = MODELS) -> list[Cell]:
     """`learning_curves` cells for the trials of `cfg` in `setting` (on `n_grid` if given,
     with `ntk` the `ntk_gram` of that grid), `cfg.trials_per_cell` trials to a cell."""
     training = dict(lr_factor=setting.lr_factor, momentum=setting.momentum,
@@ -256,6 +267,28 @@ def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, 
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
     groups = [tuple(range(t, min(t + cfg.trials_per_cell, cfg.trials)))
               for t in range(0, cfg.trials, cfg.trials_per_cell)]
-    return [Cell("protocol.curves/7", functools.partial(learning_curves, ntk=ntk),
-                 dict(cfg=protocol, training=training, trials=g, critical=critical, **data_args(data_dir)))
+    return [Cell("protocol.curves/8", functools.partial(learning_curves, ntk=ntk),
+                 dict(cfg=protocol, training=training, trials=g, critical=critical, trained=trained,
+                      **data_args(data_dir)))
             for g in groups]
+
+
+def setting_curves(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray,
+                   runner: Runner, data_dir=None) -> list[dict]:
+    """Per-trial `learning_curves` of every model in `setting`, the kernels trained as [V] did.
+
+    [V] Sec. 3: "changing the learning rate only affects the neural network training, and
+    does not affect any of their corresponding NTKs"; so in a setting that changes only the
+    optimiser (lr, full-batch GD, momentum) the networks train in the setting and the
+    kernels' curves are those of `setting.for_kernels()`, the base optimiser (cells that
+    setting shares). Without early stopping the kernels' final-time errors are read, as the
+    network's.
+    """
+    label = f"{cfg.task}/{setting.name}"
+    kernels = setting.for_kernels()
+    if kernels == dataclasses.replace(setting, name=kernels.name):
+        return per_trial(runner.map(curve_cells(cfg, setting, critical, ntk, data_dir), label))
+    nn = per_trial(runner.map(curve_cells(cfg, setting, critical, ntk, data_dir, trained=("NN",)), label))
+    base = per_trial(runner.map(curve_cells(cfg, kernels, critical, ntk, data_dir), f"{label} (kernels)"))
+    return [b | {k: v for k, v in n.items() if k.startswith("NN/")} | {"lr": n["lr"], "kernel_lr": b["lr"]}
+            for n, b in zip(nn, base)]

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from ntkbench import stats
+from ntkbench import scaling, stats
 from ntkbench.claims.protocol import (curve_cells, measured_critical_lr, ntk_gram, per_trial, prefix_gram, shared,
                                       training)
 from ntkbench.config import ExponentSetting, WidthConfig
@@ -51,35 +51,52 @@ def interior_dip(curve, *references) -> Estimate:
     return stats.best_candidate(*(r[:, None] - inner for r in references))[1]
 
 
-def statistics(task: str, widths, nn, entk, ntk, diverged: dict) -> Statistics:
+def trained_widths(widths, train_error) -> scaling.FitRange:
+    """The widths whose networks reached (near) zero training error ([V]: "All of our
+    networks are in the overparameterized regime i.e. are able to reach 0 train error"): the
+    sweep the claim decides on. It needs three (two ends and an interior width)."""
+    mask = np.asarray(train_error) <= scaling.TRAINED
+    if mask.sum() >= 3:
+        return scaling.FitRange(mask, None)
+    return scaling.FitRange(np.ones(len(widths), bool),
+                            f"the networks reached {scaling.TRAINED:.0%} training error at only "
+                            f"{int(mask.sum())} of {len(widths)} widths; the sweep needs 3")
+
+
+def statistics(task: str, widths, nn, entk, ntk, diverged: dict, train_error=None) -> Statistics:
     """Statistics of one width sweep; `nn`, `entk` (trials, widths), `ntk` (trials, 1);
-    `diverged` the fraction of each model's runs that diverged. No width is picked from the
-    data alone: dips are tested jointly over every interior width (`interior_dip`)."""
+    `diverged` the fraction of each model's runs that diverged; `train_error` the networks'
+    trial-mean training error per width (the sweep is cut to `trained_widths`). No width is
+    picked from the data alone: dips are tested jointly over every interior width
+    (`interior_dip`)."""
     out = Statistics()
+    widths = np.asarray(widths)
+    kept = trained_widths(widths, np.zeros(len(widths)) if train_error is None else train_error)
+    widths, nn, entk, unmet = widths[kept.mask], nn[:, kept.mask], entk[:, kept.mask], kept.unmet
     out.decide(f"entk_trend/{task}", stats.trend(widths, entk),
                "(a) slope of ENTK-init error in log2(width) (per trial, mean); the claim: below 0",
-               direction=-1, diverged=diverged["ENTK"])
+               direction=-1, diverged=diverged["ENTK"], unmet=unmet)
     out.decide(f"entk_approach/{task}",
                stats.curve_statistic(lambda e, k: (e[..., 0] - k[..., 0]) - np.abs(e[..., -1] - k[..., 0]), entk, ntk),
                "(a) ENTK-init approaches the NTK from above: (ENTK(narrowest) - NTK) - |ENTK(widest) - NTK|; "
-               "the claim: above 0", direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]))
+               "the claim: above 0", direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=unmet)
     out.decide(f"nn_interior_min/{task}", interior_dip(nn, nn[:, 0], nn[:, -1]),
                "(b) the NN first improves, then deteriorates: at some interior width w, min(NN(narrowest) - "
                "NN(w), NN(widest) - NN(w)), with a 95% CI simultaneous over the interior widths; the claim: "
-               "above 0", direction=+1, diverged=diverged["NN"])
+               "above 0", direction=+1, diverged=diverged["NN"], unmet=unmet)
     out.decide(f"nn_below_ntk/{task}", interior_dip(nn, ntk[:, 0], nn[:, -1]),
                "(b) ... toward the NTK from below: at some interior width w, min(NTK - NN(w), NN(widest) - "
                "NN(w)), simultaneous 95% CI; the claim: above 0",
-               direction=+1, diverged=max(diverged["NN"], diverged["NTK"]))
+               direction=+1, diverged=max(diverged["NN"], diverged["NTK"]), unmet=unmet)
     out.control(f"control/{task}/ENTK-interior-min", interior_dip(entk, entk[:, 0], entk[:, -1]),
                 "negative control: statistic (b) nn_interior_min for the linearised network (ENTK-init); "
-                "must not be supported", direction=+1, diverged=diverged["ENTK"])
+                "must not be supported", direction=+1, diverged=diverged["ENTK"], unmet=unmet)
     return out
 
 
 def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
-    found, curves, notes = Statistics(), {}, []
+    found, curves, notes, train_errors = Statistics(), {}, [], {}
     for cfg in cfgs:
         p, task = cfg.protocol, cfg.protocol.task
         full = ntk_gram(shared(p), runner, data_dir)
@@ -94,10 +111,17 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
                   for m in ("NN", "ENTK", "NTK")}
         ntk = errors["NTK"][:, :1]
         curves[task] = {"NN": errors["NN"], "ENTK": errors["ENTK"], "NTK": ntk}
+        train_errors[task] = np.array([np.mean([t["NN/train_error"][0] for t in w]) for w in by_width])
+        untrained = {w: e for w, e in zip(cfg.widths, train_errors[task]) if e > scaling.TRAINED}
+        if untrained:
+            notes.append(f"{task}: the networks did not reach {scaling.TRAINED:.0%} training error at width "
+                         + ", ".join(f"{w} ({e:.3f})" for w, e in untrained.items())
+                         + " (trial means); the decisions use the other widths ([V]'s networks reach 0 "
+                         "training error)")
         runs = len(cfg.widths) * p.trials
         diverged = {m: sum(int(t[f"{m}/diverged"]) for w in by_width for t in w) for m in ("NN", "ENTK", "NTK")}
         found |= statistics(task, np.asarray(cfg.widths), errors["NN"], errors["ENTK"], ntk,
-                            {m: d / runs for m, d in diverged.items()})
+                            {m: d / runs for m, d in diverged.items()}, train_errors[task])
         gap = [stats.mean_ci(errors["ENTK"][:, i] - ntk[:, 0]) for i in range(len(cfg.widths))]
         close = [w for w, g in zip(cfg.widths, gap) if g.low <= 0 <= g.high]
         reach = (f"within noise of it (paired 95% CI of the gap includes 0) from width {close[0]}"
@@ -113,7 +137,8 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=found,
         measurements={"widths": {c.protocol.task: list(c.widths) for c in cfgs},
-                      "errors": {t: {m: v.tolist() for m, v in c.items()} for t, c in curves.items()}},
+                      "errors": {t: {m: v.tolist() for m, v in c.items()} for t, c in curves.items()},
+                      "nn_train_error": {t: v.tolist() for t, v in train_errors.items()}},
         config={"sweeps": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
         figures=[Figure(f"Test error vs width, {c.protocol.task}, n = {c.n}",
                         _width_plot(c.widths, curves[c.protocol.task]),

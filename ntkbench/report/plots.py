@@ -16,15 +16,20 @@ def colors(names) -> dict:
     return {n: MODEL_COLORS.get(n) or next(spare) for n in names}
 
 
-def power_laws(ax, ns, curves: dict) -> None:
-    """Trial-mean learning curves (points) and their fitted power laws (lines), log-log;
-    `curves` maps a label to errors of shape (trials, len(ns))."""
+def power_laws(ax, ns, curves: dict, fitted=None) -> None:
+    """Trial-mean learning curves (points) and their power laws (lines) fitted on the grid
+    points `fitted` (a mask; all by default, shaded otherwise), log-log; `curves` maps a label
+    to errors of shape (trials, len(ns))."""
     ns = np.asarray(ns)
+    fitted = np.ones(len(ns), bool) if fitted is None else np.asarray(fitted)
+    if not fitted.all():
+        ax.axvspan(ns[fitted].min(), ns[fitted].max(), color="0.92", zorder=0, label="fitted range")
     for (label, errors), color in zip(curves.items(), colors(curves).values()):
         mean = np.asarray(errors).mean(0)
-        law = scaling.fit(ns, mean)
-        ax.loglog(ns, mean, "o", color=color, label=f"{label} (beta {law.beta:.3f})")
-        ax.loglog(ns, law.a * ns ** -law.beta, "-", color=color, alpha=0.6)
+        law = scaling.fit(ns[fitted], mean[fitted])
+        ax.loglog(ns[fitted], mean[fitted], "o", color=color, label=f"{label} (beta {law.beta:.3f})")
+        ax.loglog(ns[~fitted], mean[~fitted], "o", color=color, markerfacecolor="none")
+        ax.loglog(ns[fitted], law.a * ns[fitted] ** -law.beta, "-", color=color, alpha=0.6)
     ax.set_xlabel("training set size n")
     ax.set_ylabel("test error")
     ax.legend()
