@@ -94,8 +94,9 @@ class Comparison:
         """One line: how many verdicts changed, statistics moved, environment entries differ."""
         largest = max((abs(c.size) for c in self.moved if c.size is not None), default=None)
         tail = f" (largest {largest:.3g} CI half-widths)" if largest is not None else ""
-        return (f"{len(self.verdicts)} verdicts changed, {len(self.moved)} statistics moved{tail}, "
-                f"{len(self.environment)} environment differences")
+        return (f"{_count(self.verdicts, 'verdict', 'verdicts')} changed, "
+                f"{_count(self.moved, 'statistic', 'statistics')} moved{tail}, "
+                f"{_count(self.environment, 'environment difference', 'environment differences')}")
 
     def to_json(self) -> dict:
         return {"earlier_run": self.earlier_run, "earlier_date": self.earlier_date,
@@ -104,6 +105,10 @@ class Comparison:
                 "added": self.added, "removed": self.removed,
                 "claims_added": self.claims_added, "claims_removed": self.claims_removed,
                 "environment": self.environment}
+
+
+def _count(items: list, one: str, many: str) -> str:
+    return f"{len(items)} {one if len(items) == 1 else many}"
 
 
 def load(path: str | Path, scale: str) -> dict:

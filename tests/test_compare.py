@@ -89,7 +89,7 @@ def test_the_comparison_names_the_earlier_run_and_survives_json():
     earlier = _run({"a": {"s": _stat(1.0, 0.0, 2.0, "supported")}})
     current = _run({"a": {"s": _stat(-3.0, -4.0, -2.0, "contradicted")}}, run_id="20240801-090000")
     result = compare.compare(earlier, current)
-    assert result.headline() == ("1 verdicts changed, 1 statistics moved (largest 4 CI half-widths), "
+    assert result.headline() == ("1 verdict changed, 1 statistic moved (largest 4 CI half-widths), "
                                  "0 environment differences")
     data = json.loads(json.dumps(result.to_json()))
     assert (data["earlier_run"], data["earlier_date"]) == ("20240701-100000", PROVENANCE["date"])
