@@ -174,6 +174,7 @@ def test_a_run_compared_with_an_earlier_one_names_the_changed_verdict_and_the_mo
     html = second.read_text()
     section = html[html.index(f"Compared with run {first.parent.name} ("):]
     assert "1 verdict changed, 1 statistic moved (largest 1.46 CI half-widths)" in section
+    assert "This run computed no cell" in section  # the shifted claim found every cell in the store
     assert re.search(r'<td class="stat">mean</td>\s*<td><span class="pill supported">supported</span></td>'
                      r'.*?<span class="pill inconclusive">inconclusive</span>.*?-1\.46', section, re.S)
     comparison = json.loads((second.parent / "results.json").read_text())["comparison"]

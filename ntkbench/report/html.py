@@ -70,7 +70,8 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
     if comparison:
         results["comparison"] = comparison.to_json()
     html = _ENV.get_template("template.html.j2").render(
-        scale=scale, provenance=provenance, claims=rendered, outcomes=outcomes, comparison=comparison)
+        scale=scale, provenance=provenance, claims=rendered, outcomes=outcomes, comparison=comparison,
+        computed_cells=len(cell_seconds))
     (directory / "index.html").write_text(html)
     (directory / "results.json").write_text(json.dumps(results, indent=1))
     return directory / "index.html"
