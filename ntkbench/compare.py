@@ -113,7 +113,8 @@ def _count(items: list, one: str, many: str) -> str:
 
 def load(path: str | Path, scale: str) -> dict:
     """The results.json at `path` (or in the report folder `path`), checked to be a run at
-    `scale`; its "run_id" is the report folder's name where the file predates that key.
+    `scale` by comparing it with itself (which reads all that a comparison reads); its
+    "run_id" is the report folder's name where the file predates that key.
 
     Raises:
         CompareError: the file is missing, not JSON, not an ntkbench results.json, or a run
@@ -131,20 +132,19 @@ def load(path: str | Path, scale: str) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CompareError(f"--compare-to: {file} is not a readable JSON file ({err}). {advice}") from None
     try:
-        if not isinstance(data["provenance"]["date"], str):
-            raise TypeError("the provenance date is not a string")
-        claim_statistics(data)
-    except (KeyError, TypeError, ValueError) as err:
+        data.setdefault("run_id", file.parent.name)
+        earlier_scale = data["scale"]
+        compare(data, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         why = f"it has no {err} entry" if isinstance(err, KeyError) else err
         raise CompareError(f"--compare-to: {file} is JSON but not an ntkbench results.json ({why}). "
                            f"{advice}") from None
-    if data.get("scale") != scale:
+    if earlier_scale != scale:
         raise CompareError(
-            f"--compare-to: {file} is a run at --scale={data.get('scale')} and this run is at "
+            f"--compare-to: {file} is a run at --scale={earlier_scale} and this run is at "
             f"--scale={scale}; statistics of different scales are not comparable. Compare with an "
-            f"earlier run at --scale={scale}, or run this one with --scale={data.get('scale')}; "
+            f"earlier run at --scale={scale}, or run this one with --scale={earlier_scale}; "
             "nothing has been computed yet.")
-    data.setdefault("run_id", file.parent.name)
     return data
 
 

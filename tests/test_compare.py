@@ -111,6 +111,8 @@ def test_load_takes_a_report_folder_and_names_the_run_by_it(tmp_path):
     ("<html>", "is not a readable JSON file"),
     ("[1, 2]", "is JSON but not an ntkbench results.json"),
     (json.dumps({"scale": "quick", "provenance": PROVENANCE}), "it has no 'claims' entry"),
+    (json.dumps(_run({}) | {"provenance": {"date": "2024-07-01", "versions": ["jax"]}}),
+     "'list' object has no attribute 'items'"),
     (json.dumps(_run({"a": {"s": {"value": "x", "ci": [0, 1], "role": "measurement"}}})),
      "could not convert string to float"),
     (json.dumps(_run({}) | {"scale": "full"}), "is a run at --scale=full and this run is at --scale=quick"),
