@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ntkbench import baselines, config
+from ntkbench import baselines, compare, config
 from ntkbench.data.errors import DataError
 from ntkbench.provenance import provenance
 from ntkbench.results import CONTROL, DECISION, ClaimResult
@@ -58,6 +58,10 @@ def pytest_addoption(parser):
                     help="folder of <scale>/<claim>.json baselines (default: the suite's own).")
     group.addoption("--report-dir", default="reports",
                     help="where reports/<run-id>/index.html and results.json go (default reports).")
+    group.addoption("--compare-to", default=None, metavar="PATH",
+                    help="an earlier run's results.json, or its report folder: the report lists the "
+                         "verdicts that changed, the statistics that moved (against the earlier CI) "
+                         "and the environment differences.")
 
 
 def pytest_configure(config):
@@ -110,6 +114,7 @@ class Bench:
         self.checks: dict[str, list[baselines.Check]] = {}
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
+        self.earlier = _earlier_run(config.getoption("compare_to"), self.scale)
 
     def prepare(self) -> None:
         """Before any claim runs: the report and cache folders are writable and the executor
@@ -234,13 +239,23 @@ class Bench:
             directory = root / f"{run}-{n}"
         try:
             index = html.write(directory, scale=self.scale, provenance=provenance(), claims=claims,
-                               cell_seconds=self.runner.cell_seconds)
+                               cell_seconds=self.runner.cell_seconds, earlier=self.earlier)
         except OSError as err:
             self.summary.append(f"ntkbench: could not write the report to {directory} ({err}); "
                                 "pass a writable folder with --report-dir.")
             return
         self.summary += [f"ntkbench: {event}" for event in self.store.events]
         self.summary.append(f"ntkbench report: {index.resolve()}")
+
+
+def _earlier_run(path: str | None, scale: str) -> dict | None:
+    """The run --compare-to names, read before any claim runs."""
+    if path is None:
+        return None
+    try:
+        return compare.load(path, scale)
+    except compare.CompareError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 def _executor(choice: str) -> str:

@@ -1,6 +1,7 @@
 """The pytest plugin: options and their errors, claims run once, the report."""
 
 import json
+import re
 
 import jax  # noqa: F401  in sys.modules before pytester's snapshot: jaxlib cannot load twice
 import pytest
@@ -157,3 +158,42 @@ def test_a_verdict_that_flips_xpasses_a_strict_xfail(toy):
 def test_full_only_marker_skips_at_quick(pytester):
     pytester.makepyfile("import pytest\n@pytest.mark.full_only\ndef test_big():\n    assert False\n")
     pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin").assert_outcomes(skipped=1)
+
+
+def _report(pytester, result):
+    (line,) = [l for l in result.stdout.lines if l.startswith("ntkbench report: ")]
+    return pytester.path / line.split(": ", 1)[1]
+
+
+def test_a_run_compared_with_an_earlier_one_names_the_changed_verdict_and_the_move(toy, monkeypatch):
+    first = _report(toy, _run(toy))
+    toy.makepyfile(shifted_claim=TOY_CLAIM.replace('decide("mean", mean_ci(xs)',
+                                                   'decide("mean", mean_ci([x - 3.0 for x in xs])'))
+    monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "shifted_claim"))
+    second = _report(toy, _run(toy, f"--compare-to={first.parent}"))
+    html = second.read_text()
+    section = html[html.index(f"Compared with run {first.parent.name} ("):]
+    assert "1 verdict changed, 1 statistic moved (largest 1.46 CI half-widths)" in section
+    assert "This run computed no cell" in section  # the shifted claim found every cell in the store
+    assert re.search(r'<td class="stat">mean</td>\s*<td><span class="pill supported">supported</span></td>'
+                     r'.*?<span class="pill inconclusive">inconclusive</span>.*?-1\.46', section, re.S)
+    comparison = json.loads((second.parent / "results.json").read_text())["comparison"]
+    assert [(c["statistic"], c["old_verdict"], c["new_verdict"]) for c in comparison["verdicts"]] == [
+        ("mean", "supported", "inconclusive")]
+    assert [(c["statistic"], c["difference"]) for c in comparison["moved"]] == [("mean", -3.0)]
+    assert "Compared with run" not in first.read_text()
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (None, "does not exist. Pass --compare-to the results.json of an earlier run"),
+    (json.dumps({"scale": "full", "provenance": {"date": "2024-07-01"}, "claims": []}),
+     "is a run at --scale=full and this run is at --scale=quick"),
+])
+def test_a_bad_compare_to_is_a_usage_error_before_any_computation(toy, content, fragment):
+    earlier = toy.path / "earlier.json"
+    if content is not None:
+        earlier.write_text(content)
+    result = _run(toy, f"--compare-to={earlier}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"--compare-to: {earlier} {fragment}" in result.stderr.str()
+    assert not list(toy.path.rglob("*.npz")) and "ntkbench report" not in result.stdout.str()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 
+from ntkbench import compare
 from ntkbench.baselines import Check
 from ntkbench.report.figures import to_data_uri
 from ntkbench.results import CONTROL, DECISION, MEASUREMENT, ClaimResult, of_role
@@ -28,12 +29,13 @@ def run_id() -> str:
 
 
 def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
-          cell_seconds: list[tuple[str, float]] = ()) -> Path:
+          cell_seconds: list[tuple[str, float]] = (), earlier: dict | None = None) -> Path:
     """Writes the report of `claims`, each a dict with keys:
 
     result (ClaimResult), checks (list[baselines.Check]), tests (list of (nodeid, outcome)),
     error (str or None: why the claim could not be run). `cell_seconds` (cell, seconds) of
-    the cells computed in this run go to results.json.
+    the cells computed in this run go to results.json. `earlier` (compare.load) is a run to
+    compare this one with, in both the report and results.json.
     """
     directory.mkdir(parents=True, exist_ok=True)
     rendered = []
@@ -56,14 +58,20 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
         })
     outcomes = collections.Counter({"passed": 0, "failed": 0})
     outcomes.update(o for c in claims for _, o in c["tests"])
-    html = _ENV.get_template("template.html.j2").render(
-        scale=scale, provenance=provenance, claims=rendered, outcomes=outcomes)
-    (directory / "index.html").write_text(html)
-    (directory / "results.json").write_text(json.dumps({
-        "scale": scale, "provenance": provenance,
+    # Plain JSON types, so that the comparison reads this run exactly as results.json records it.
+    results = json.loads(json.dumps({
+        "run_id": directory.name, "scale": scale, "provenance": provenance,
         "claims": [{"name": c["name"], "error": c["error"], "tests": c["tests"],
                     "checks": [ch._asdict() for ch in c["checks"]],
                     "result": c["result"].to_json() if c["result"] else None} for c in claims],
         "cell_seconds": [list(c) for c in cell_seconds],
-    }, indent=1, default=float))
+    }, default=float))
+    comparison = compare.compare(earlier, results) if earlier else None
+    if comparison:
+        results["comparison"] = comparison.to_json()
+    html = _ENV.get_template("template.html.j2").render(
+        scale=scale, provenance=provenance, claims=rendered, outcomes=outcomes, comparison=comparison,
+        computed_cells=len(cell_seconds))
+    (directory / "index.html").write_text(html)
+    (directory / "results.json").write_text(json.dumps(results, indent=1))
     return directory / "index.html"
