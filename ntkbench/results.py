@@ -71,6 +71,16 @@ class Statistics(dict):
             raise ValueError(f"statistic {statistic.name!r} recorded twice")
         self[statistic.name] = statistic
 
+    def __ior__(self, other: "Statistics") -> "Statistics":
+        for statistic in other.values():
+            self._add(statistic)
+        return self
+
+    def __or__(self, other: "Statistics") -> "Statistics":
+        merged = Statistics(self)
+        merged |= other
+        return merged
+
 
 
 def of_role(statistics: dict[str, Statistic], role: str) -> list[Statistic]:

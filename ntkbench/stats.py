@@ -86,6 +86,21 @@ def curve_statistic(statistic, *curves, seed: int = 0) -> Estimate:
     return bootstrap_interval(point[0], samples, trials)
 
 
+def within(difference: Estimate, margin: float) -> Estimate:
+    """margin - |difference| with a CI: above 0 (`supported` with direction +1) exactly when
+    the difference's CI lies inside (-margin, margin). An equivalence test (two one-sided
+    tests, each at the level of the CI's tails: conservative at a 95% CI).
+
+    References:
+      Schuirmann, "A comparison of the two one-sided tests procedure and the power approach
+      for assessing the equivalence of average bioavailability", J. Pharmacokinet. Biopharm.
+      15 (1987).
+    """
+    farthest = max(abs(difference.low), abs(difference.high))
+    nearest = 0.0 if difference.low <= 0 <= difference.high else min(abs(difference.low), abs(difference.high))
+    return Estimate(margin - abs(difference.value), margin - farthest, margin - nearest)
+
+
 def mean_ci(samples, confidence: float = CONFIDENCE) -> Estimate:
     """Mean of `samples` with its t-interval. For a paired comparison pass the per-trial
     differences."""

@@ -274,6 +274,48 @@ def test_rmse_rule_power_at_the_published_gap():
     assert _rate(nn_vs_ntk_rmse.decisions, "diff/NN2-NTKA2", _rmse_rows(0.192, 0.0836), RMSE_TRIALS["full"]) >= POWER
 
 
+# [I]'s further findings. Per-trial rows share the trial's data: a trial effect (sd 0.03 for the
+# networks, 0.005 for the kernels) plus each row's own noise (sd 0.01 for networks, 0.001 for
+# kernels); the means are the published table unless a null moves them.
+PUBLISHED_RMSE = {"NN1": 0.207151, "NN2": 0.191916, "GP1": 0.0634271, "GP2": 0.0635353, "NTKA1": 0.0808606,
+                  "NTKA2": 0.0836348, "NTKJ1": 0.063008, "NTKJ2": 0.062946, "NTKB1": 0.0629396,
+                  "NTKB2": 0.0629477, "Laplacian": 0.103857}
+
+
+def _table(**means):
+    table = PUBLISHED_RMSE | {"NTK-native1": 0.063008, "NTK-native2": 0.062946, "NNGP-native1": 0.0634271,
+                              "NNGP-native2": 0.0635353, nn_vs_ntk_rmse.CONTROL: PUBLISHED_RMSE["NN1"]} | means
+
+    def simulate(rng, trials):
+        nets, kernels = 0.03 * rng.normal(size=trials), 0.005 * rng.normal(size=trials)
+        rows = {row: mean + (nets + 0.01 * rng.normal(size=trials) if row.startswith("NN") and "NNGP" not in row
+                             else kernels + 0.001 * rng.normal(size=trials)) for row, mean in table.items()}
+        return rows, dict.fromkeys(nn_vs_ntk_rmse.NN_ROWS + (nn_vs_ntk_rmse.CONTROL,), 0.0)
+    return simulate
+
+
+FINDINGS_NULLS = {
+    # the network gains from depth exactly as NTKJ does (nothing)
+    "depth/NN-NTKJ": dict(NN2=PUBLISHED_RMSE["NN1"]),
+    # GP2 exactly at the margin from NTKB2
+    "gp_close/GP2-NTKB2": dict(GP2=PUBLISHED_RMSE["NTKB2"] * (1 + nn_vs_ntk_rmse.EQUIVALENCE)),
+    # the Laplacian exactly as far from NN1 as the nearest NTK (NTKA1)
+    "laplacian_closer/1": dict(Laplacian=PUBLISHED_RMSE["NTKA1"]),
+}
+
+
+@pytest.mark.parametrize("scale", ["quick", "full"])
+@pytest.mark.parametrize("statistic", sorted(FINDINGS_NULLS))
+def test_further_findings_size(scale, statistic):
+    assert _rate(nn_vs_ntk_rmse.decisions, statistic, _table(**FINDINGS_NULLS[statistic]), RMSE_TRIALS[scale]) <= SIZE
+
+
+@pytest.mark.parametrize("statistic", ["depth/NN-NTKA", "depth/NN-NTKJ", "depth/NN-NTKB", "gp_close/GP1-NTKB1",
+                                       "gp_close/GP2-NTKJ2", "laplacian_closer/1", "laplacian_closer/2"])
+def test_further_findings_power_at_the_published_table(statistic):
+    assert _rate(nn_vs_ntk_rmse.decisions, statistic, _table(), RMSE_TRIALS["full"]) >= POWER
+
+
 # --- practical_limits: [W] (abstract only, no numbers) ------------------------------------------
 # Effect sizes chosen where [W] gives none, each stated: (a) the kernel's relative change
 # ~ width^-0.5 depth^1 (the finite-width correction's order), 0.5 at depth 2 and width 16, 10%

@@ -52,3 +52,14 @@ def test_shape_tells_a_slow_down_from_a_steady_slope():
     steep_then_flat = -1.0 - 0.4 * np.minimum(log_t - b, 0)
     _, before, after, _, _ = shape(log_t, steep_then_flat)
     assert after - before > 0.3  # a slow-down: the breakpoint is not the onset of improvement
+
+
+def test_merging_statistics_refuses_a_name_recorded_twice():
+    from ntkbench.results import Statistics
+    from ntkbench.stats import Estimate
+
+    a, b = Statistics(), Statistics()
+    a.measure("x", Estimate(1.0, 0.0, 2.0), "")
+    b.measure("x", Estimate(1.0, 0.0, 2.0), "")
+    with pytest.raises(ValueError, match="recorded twice"):
+        a | b

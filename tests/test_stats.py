@@ -72,3 +72,12 @@ def test_an_unmet_premise_makes_any_verdict_inconclusive():
     clear = stats.Estimate(1.0, 0.5, 1.5)
     assert stats.verdict(clear, +1, diverged=0.0) == stats.SUPPORTED
     assert stats.verdict(clear, +1, diverged=0.0, unmet="the networks did not train") == stats.INCONCLUSIVE
+
+
+def test_within_is_supported_exactly_when_the_ci_lies_inside_the_margin():
+    inside, straddling, outside = (stats.Estimate(0.01, -0.02, 0.03), stats.Estimate(0.04, 0.0, 0.08),
+                                   stats.Estimate(-0.2, -0.25, -0.15))
+    np.testing.assert_allclose(stats.within(inside, 0.05), (0.04, 0.02, 0.05))
+    assert stats.verdict(stats.within(inside, 0.05), +1, diverged=0.0) == stats.SUPPORTED
+    assert stats.verdict(stats.within(straddling, 0.05), +1, diverged=0.0) == stats.INCONCLUSIVE
+    assert stats.verdict(stats.within(outside, 0.05), +1, diverged=0.0) == stats.CONTRADICTED

@@ -13,6 +13,19 @@ the mean paired difference RMSE(NN_L) - RMSE(NTK_L) over trials with a bootstrap
 initialised and shuffled copy of itself, whose difference has mean 0 by construction; it
 must not come out `supported`.
 
+[I]'s three further findings (Sec. 4.1), each a decision with its direction from the paper
+and a negative control:
+  depth: "the neural network gained performance with an additional layer" while "none of
+      the NTKs show a noticeable improvement": the network's relative gain from the second
+      layer, (NN1 - NN2) / NN1, minus each NTK family's, paired over trials, above 0.
+      Control: the network's "gain" from NN1 to its independent copy (no layer added).
+  GP: "the performances of GP1 and GP2 are very close to the performance of NTKB and NTKJ":
+      the relative difference (GP_L - K_L) / K_L within +-EQUIVALENCE (an equivalence test,
+      `stats.within`). Control: GP1 against NTKA1, which the table puts 27% apart.
+  Laplacian: "the mean RMSE of the Laplacian kernel is closer to that of the neural networks
+      than any of the NTKs": min_K |NN_L - K_L| - |NN_L - Laplacian| on the trial means,
+      above 0. Control: the same with GP_L in the Laplacian's place.
+
 References:
   [I] "Issues with Neural Tangent Kernel Approach to Neural Networks", Sec. 3-4, Table.
 """
@@ -44,6 +57,9 @@ KERNEL_ROWS = closed_form.NAMES + NATIVE
 NN_ROWS = ("NN1", "NN2")
 FAMILIES = ("NTKA", "NTKJ", "NTKB", "NTK-native")
 CONTROL = "NN1-copy"
+# "very close": within 5% of the NTK's RMSE. The table's GP-vs-NTKB/J gaps are 0.6-0.9%; its
+# nearest pair of different kernel families (NTKA vs NTKB/J) is 28% apart.
+EQUIVALENCE = 0.05
 
 
 def pairs() -> list[tuple[str, str]]:
@@ -114,6 +130,11 @@ def protocol(cfg: RmseConfig) -> list[str]:
         "trials diverged makes its comparisons inconclusive.",
         "Negative control: NN1 vs an independently initialised and shuffled NN1 (mean "
         "difference 0 by construction); must not be supported.",
+        "[I]'s further findings: depth, the network's relative RMSE gain from a second layer minus "
+        "each NTK family's (control: NN1 against its copy); GP, the GP rows within "
+        f"{EQUIVALENCE:.0%} of NTKB / NTKJ at each depth by an equivalence test on the 95% CI "
+        "(control: GP1 against NTKA1); Laplacian, closer to the network than the nearest NTK "
+        "family (control: GP1 in its place). [I] states them in words only; these are our rules.",
     ]
     if cfg.scale != "full":
         lines.append("Quick scale differs from the paper in: trials (50 in the paper), widths "
@@ -136,6 +157,52 @@ def decisions(rmse: dict, diverged: dict) -> Statistics:
     out.control(f"diff/NN1-{CONTROL}", stats.mean_ci(rmse["NN1"] - rmse[CONTROL]),
                 f"negative control: RMSE(NN1) - RMSE({CONTROL}), paired over trials; must not be supported",
                 direction=+1, diverged=max(diverged["NN1"], diverged[CONTROL]))
+    return out | further_findings(rmse, diverged)
+
+
+def _gain(rmse: dict, shallow: str, deep: str) -> np.ndarray:
+    return (rmse[shallow] - rmse[deep]) / rmse[shallow]
+
+
+def _laplacian_closer(rmse: dict, depth: int, candidate: str) -> stats.Estimate:
+    rows = [f"NN{depth}", candidate] + [f"{family}{depth}" for family in FAMILIES]
+
+    def closer(nn, other, *kernels):
+        return np.min([np.abs(nn - k) for k in kernels], axis=0) - np.abs(nn - other)
+
+    return stats.curve_statistic(closer, *(rmse[r] for r in rows))
+
+
+def further_findings(rmse: dict, diverged: dict) -> Statistics:
+    """[I]'s findings beyond the table (module docstring): depth, GP, Laplacian; `rmse` and
+    `diverged` as for `decisions`."""
+    out = Statistics()
+    nets = max(diverged["NN1"], diverged["NN2"])
+    for family in FAMILIES:
+        out.decide(f"depth/NN-{family}", stats.mean_ci(_gain(rmse, "NN1", "NN2") - _gain(rmse, f"{family}1", f"{family}2")),
+                   f"relative RMSE gain of a second hidden layer, (NN1 - NN2) / NN1 minus ({family}1 - {family}2) / "
+                   f"{family}1, paired over trials; the claim: above 0", direction=+1, diverged=nets)
+    out.control(f"control/depth/NN1-{CONTROL}", stats.mean_ci(_gain(rmse, "NN1", CONTROL)),
+                f"negative control: the network's relative 'gain' from NN1 to {CONTROL} (no layer added); "
+                "must not be supported", direction=+1, diverged=max(diverged["NN1"], diverged[CONTROL]))
+    for depth in (1, 2):
+        for family in ("NTKJ", "NTKB"):
+            kernel = f"{family}{depth}"
+            out.decide(f"gp_close/GP{depth}-{kernel}",
+                       stats.within(stats.mean_ci((rmse[f"GP{depth}"] - rmse[kernel]) / rmse[kernel]), EQUIVALENCE),
+                       f"{EQUIVALENCE:g} - |(GP{depth} - {kernel}) / {kernel}|, paired over trials; the claim "
+                       "(\"very close\"): above 0", direction=+1, diverged=0.0)
+    out.control("control/gp_close/GP1-NTKA1",
+                stats.within(stats.mean_ci((rmse["GP1"] - rmse["NTKA1"]) / rmse["NTKA1"]), EQUIVALENCE),
+                "negative control: the GP rule for GP1 against NTKA1; must not be supported", direction=+1,
+                diverged=0.0)
+    for depth in (1, 2):
+        out.decide(f"laplacian_closer/{depth}", _laplacian_closer(rmse, depth, "Laplacian"),
+                   f"min over NTK families K of |NN{depth} - K{depth}| - |NN{depth} - Laplacian| (trial means, "
+                   "paired bootstrap); the claim: above 0", direction=+1, diverged=diverged[f"NN{depth}"])
+    out.control("control/laplacian_closer/GP1", _laplacian_closer(rmse, 1, "GP1"),
+                "negative control: the Laplacian rule with GP1 in the Laplacian's place; must not be supported",
+                direction=+1, diverged=diverged["NN1"])
     return out
 
 
