@@ -73,7 +73,7 @@ def test_committed_baselines_are_well_formed():
         baselines.load(file.parent.name, file.stem)
 
 
-@pytest.mark.parametrize("scale", ["quick", "full"])
+@pytest.mark.parametrize("scale", ["quick", "full", "paper"])
 def test_swapping_two_rmse_kernel_formulas_fails_the_baseline(scale):
     """Every kernel row of the RMSE table is pinned tightly enough that a result whose two
     rows were computed with each other's formula fails: GP1, NTKJ1 and NTKB1 lie within
@@ -96,3 +96,31 @@ def test_swapping_two_rmse_kernel_formulas_fails_the_baseline(scale):
             swapped = values | {a: values[b], b: values[a]}
             checks = baselines.compare(result(swapped), base)
             assert not all(c.ok for c in checks if c.statistic in (f"rmse/{a}", f"rmse/{b}")), (a, b)
+
+
+def test_a_reference_entry_is_shown_but_not_checked(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "toy.json").write_text(json.dumps({"statistics": {
+        "a": {"value": 9.0, "tolerance": {"absolute": 0.1}, "reference": "another range"}}}))
+    (check,) = baselines.compare(_result(), baselines.load("full", "toy", tmp_path))
+    assert check.ok is None and "reference only: another range" in check.expected
+
+
+def test_an_empty_reference_is_malformed(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "toy.json").write_text(json.dumps({"statistics": {
+        "a": {"value": 9.0, "tolerance": {"absolute": 0.1}, "reference": ""}}}))
+    with pytest.raises(baselines.BaselineError, match="reference"):
+        baselines.load("full", "toy", tmp_path)
+
+
+def test_the_paper_preset_checks_what_the_full_preset_only_shows():
+    """The same published numbers in both files; at full scale the exponent, after-kernel and
+    kernel-evolution numbers are references (cut ranges), at the paper preset targets."""
+    for file in (baselines.ROOT / "paper").glob("*.json"):
+        paper, full = baselines.load("paper", file.stem), baselines.load("full", file.stem)
+        assert set(paper["statistics"]) == set(full["statistics"])
+        assert not any("reference" in e for e in paper["statistics"].values())
+        references = ["reference" in e for e in full["statistics"].values()]
+        expected = file.stem in ("nn_vs_ntk_exponent", "after_kernel", "no_phase_transition")
+        assert all(references) if expected else not any(references), file.stem

@@ -103,3 +103,15 @@ def test_claims_on_cifar5m_share_one_infinite_ntk(data_dir, tmp_path):
         runner = Runner(store)
         module.run(cfg, runner, data_dir=data_dir)
         assert not [cell for cell, _ in runner.cell_seconds if cell.startswith("protocol.ntk_rows")], module
+
+
+def test_the_paper_preset_has_the_papers_ranges_on_the_full_paths():
+    """[V]: m = 1K, 2K, ..., 1024K; kernel evolution on 64k samples; the exponent grid (ours)
+    reaches the m of K_16k and K_64k. Same tasks, architectures and settings as `full`."""
+    ak = config.after_kernel("paper")
+    assert ak.m_grid == tuple(1000 * 2**k for k in range(11)) and ak.fixed_m == (16_000, 64_000)
+    assert config.no_phase_transition("paper").protocol.n_grid[-1] == 64_000
+    (exponent,) = config.nn_vs_ntk_exponent("paper")
+    assert max(ak.fixed_m) <= exponent.n_grid[-1] and exponent.n_grid[0] <= min(ak.fixed_m)
+    (full,) = config.nn_vs_ntk_exponent("full")
+    assert (exponent.task, exponent.settings, exponent.depth) == (full.task, full.settings, full.depth)

@@ -69,7 +69,7 @@ def _run(pytester, *args):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--scale=huge"], "invalid choice: 'huge' (choose from 'quick', 'full')"),
+    (["--scale=huge"], "invalid choice: 'huge' (choose from 'quick', 'full', 'paper')"),
     (["--executor=threads"], "invalid choice: 'threads' (choose from 'auto', 'local', 'process', 'dask')"),
     (["--scale=full", "--regen-baselines"], "--regen-baselines works at --scale=quick only"),
 ])

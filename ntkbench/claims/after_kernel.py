@@ -37,8 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, data_args, load_task, measured_critical_lr, ntk_gram, shared,
-                                      spec, training)
+from ntkbench.claims.protocol import (KERNEL_FIT, data_args, deviations, load_task, measured_critical_lr,
+                                      ntk_gram, shared, spec, training)
 from ntkbench.config import AfterKernelConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -235,9 +235,13 @@ def protocol(cfg: AfterKernelConfig) -> list[str]:
         "Statistics: exponents by least squares in log-log on trial means, paired where curves "
         "share trials. " + stats.INTERVALS,
     ]
-    if cfg.scale != "full":
-        lines.append("Quick scale differs from the paper in the data (XOR-type task instead of "
-                     "CIFAR-5m-bin), the architecture (MLP) and the sizes (m up to 4096, not 1024k).")
+    lines += deviations(p)
+    largest = f"m up to {max(sizes)}" + ("" if max(sizes) >= 1_024_000 else " ([V]: 1024k)")
+    lines.append(f"After-kernels: {largest}; K_m fitted as above where [V] trains them by the network's SGD.")
+    if cfg.scale == "paper":
+        lines.append(f"The pool holds m = {max(sizes)} samples and {p.n_grid[-1]} fresh ones for K^F_n: "
+                     "CIFAR-5m's dog and horse images in parts 0-4 number about a million, so the loader "
+                     "stops with a data error if the copy holds fewer.")
     return lines
 
 

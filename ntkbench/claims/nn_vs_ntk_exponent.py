@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from ntkbench import scaling, stats
-from ntkbench.claims.protocol import MODELS, measured_critical_lr, ntk_gram, setting_curves, shared
+from ntkbench.claims.protocol import MODELS, deviations, measured_critical_lr, ntk_gram, setting_curves, shared
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistics
@@ -132,7 +132,8 @@ def protocol(cfgs) -> list[str]:
             f"SGD with momentum 0.9, batch {c.batch_size}, {c.steps} steps, lr = {c.lr_fraction} x "
             "the largest lr at which the same SGD on the infinite NTK at n_max stays finite "
             "(measured by bisection; every setting of a task uses it, ablations scale it); test error at "
-            f"{c.eval_points} log-spaced steps, best of them (optimal early stopping).")
+            f"{c.eval_points} log-spaced steps, best of them (optimal early stopping); the networks' "
+            "training error at the end of training is recorded.")
         lines.append(f"{c.task} settings: " + ", ".join(s.name for s in c.settings) + ".")
     lines += [
         "Kernels (infinite NTK and ENTK-init, the latter without the f(w0, x) term) are trained "
@@ -143,10 +144,10 @@ def protocol(cfgs) -> list[str]:
         "Pre-registered directions: " + ", ".join(PRE_REGISTERED) + " (NN beats both kernels); the "
         "other tasks' differences are reported measurements.",
     ]
-    if cfgs[0].scale != "full":
-        lines.append("Quick scale differs from the paper in the data (XOR-type task and digits "
-                     "parity instead of CIFAR-5m-bin), the architecture (MLP instead of Myrtle), "
-                     "the n-grid, the widths (16 / 256 instead of 16 / 1024) and the steps.")
+    for c in cfgs:
+        lines += [f"{c.task}: {line}" for line in deviations(c)]
+    lines.append("In the lr, full-batch GD and momentum settings only the network is retrained; the kernels' "
+                 "curves are the base setting's, as in [V] (without early stopping: their final-time errors).")
     return lines
 
 

@@ -136,9 +136,12 @@ def protocol(cfg: RmseConfig) -> list[str]:
         "(control: GP1 against NTKA1); Laplacian, closer to the network than the nearest NTK "
         "family (control: GP1 in its place). [I] states them in words only; these are our rules.",
     ]
-    if cfg.scale != "full":
-        lines.append("Quick scale differs from the paper in: trials (50 in the paper), widths "
+    if cfg.scale == "quick":
+        lines.append("Quick preset differs from [I] in: trials (50 in the paper), widths "
                      "(10000), epochs (3000 / 6000). The kernel rows follow the paper exactly.")
+    else:
+        lines.append("Full and paper presets: [I]'s protocol, the formulas its text lost taken from its "
+                     "reference code; no known difference.")
     return lines
 
 

@@ -40,8 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, load_task, measured_critical_lr,
-                                      ntk_gram, per_trial, shared, spec, training)
+from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, deviations, load_task,
+                                      measured_critical_lr, ntk_gram, per_trial, shared, spec, training)
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -253,9 +253,9 @@ def protocol(cfg: PhaseConfig) -> list[str]:
         f"over n = {', '.join(map(str, p.n_grid))}; the network's curve is the exponent claim's.",
         "Statistics: breakpoints and segments are re-fitted in every bootstrap resample. " + stats.INTERVALS,
     ]
-    if cfg.scale != "full":
-        lines.append("Quick scale differs from the paper in the data (XOR-type task instead of "
-                     "CIFAR-5m-bin), the architecture (MLP) and n (1024, not 64k).")
+    lines += deviations(p)
+    lines.append(f"The kernel follows one run on n = {p.n_grid[-1]}" + ("" if p.n_grid[-1] == 64_000 else " ([V]: 64k)")
+                 + f", read at {cfg.snapshots} log-spaced steps where [V] reads every batch.")
     return lines
 
 
