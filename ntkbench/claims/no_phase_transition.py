@@ -147,11 +147,19 @@ def shape(log_t, log_e) -> tuple:
     return b, before, after, middle, _slope(log_t, log_e, log_t >= half)
 
 
-def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged: dict) -> Statistics:
+def fit_range(ns, nn, kernels: dict, train_error=None) -> scaling.FitRange:
+    """`scaling.fit_range` over the network's and every K^t's learning curve."""
+    return scaling.fit_range(ns, {"NN": nn.mean(0)} | {n: e.mean(0) for n, e in kernels.items()}, train_error)
+
+
+def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged: dict,
+               train_error=None) -> Statistics:
     """The claim's statistics. `k_fit`, `control`: (trials, len(log_t)) test errors of K^t_fit
     over the analysis window (task labels; shuffled labels); `nn` and `kernels[name]`: (trials,
-    len(ns)) learning curves of the network and of K^t at the step `at[name]`; `diverged`:
-    the fraction of runs that diverged, by model ("NN", "control")."""
+    len(ns)) learning curves of the network and of K^t at the step `at[name]`, whose exponents
+    are fitted on the grid's power-law range (`scaling.fit_range`; `train_error` is the
+    networks' trial-mean training error per n); `diverged`: the fraction of runs that
+    diverged, by model ("NN", "control")."""
     def quantities(e):
         b, before, after, middle, late = shape(log_t, np.log(np.maximum(e, 1e-12)))
         return np.exp(b), before, after, after - before, late, late - STEADY * middle, late - middle
@@ -178,12 +186,15 @@ def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged:
     out.control("control/shuffled-labels/late_slope", control_late,
                 "negative control: the late slope for a network trained on shuffled labels; must not be supported",
                 direction=-1, diverged=diverged["control"])
+    fitted = fit_range(ns, nn, kernels, train_error)
+    ns, nn = np.asarray(ns)[fitted.mask], nn[:, fitted.mask]
+    span = f"n = {ns[0]}..{ns[-1]}"
     for name, e in kernels.items():
-        out.decide(f"diff/NN-K^{name}", scaling.exponent_difference(ns, nn, e),
-                   f"beta_NN - beta of K^t at t = {at[name]} (per trial); the claim: above 0",
-                   direction=+1, diverged=task)
-        out.measure(f"beta/K^{name}", scaling.exponent(ns, e), f"exponent of K^t at t = {at[name]}")
-    out.measure("beta/NN", scaling.exponent(ns, nn), "exponent of the network (the exponent claim's base cells)")
+        out.decide(f"diff/NN-K^{name}", scaling.exponent_difference(ns, nn, e[:, fitted.mask]),
+                   f"beta_NN - beta of K^t at t = {at[name]} (per trial) on {span}; the claim: above 0",
+                   direction=+1, diverged=task, unmet=fitted.unmet)
+        out.measure(f"beta/K^{name}", scaling.exponent(ns, e[:, fitted.mask]), f"exponent of K^t at t = {at[name]} on {span}")
+    out.measure("beta/NN", scaling.exponent(ns, nn), f"exponent of the network (the exponent claim's base cells) on {span}")
     return out
 
 
@@ -213,14 +224,17 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     at = {name: ", ".join(sorted({str(int(c[f"step/{name}"])) for c in cells})) for name in TIMES}
     diverged = {"NN": float(np.mean([c["diverged"] for c in cells])),
                 "control": float(np.mean([c["control/diverged"] for c in cells]))}
+    nn_train_error = np.stack([c["NN/train_error"] for c in nn_curves]).mean(0)
     found = statistics(log_t, scaling.floor_zeros(k_fit[:, window], p.n_test)[0],
                        scaling.floor_zeros(control[:, window], p.n_test)[0], p.n_grid, nn, scaling_errors, at,
-                       diverged)
+                       diverged, nn_train_error)
     series = {k: np.stack([c[k] for c in cells]) for k in ("NN", "ENTK", "distance", "change",
                                                             "control/distance", "control/change")}
     notes = [f"analysis window: steps {steps[0]}..{steps[end]} (trial-mean training error first below "
              f"{cfg.train_error_target:.0%} at step {steps[end]}" + ("" if len(below) else "; never reached, "
-             "so the whole run") + f"); lr {float(cells[0]['lr']):.4g}"]
+             "so the whole run") + f"); lr {float(cells[0]['lr']):.4g}; trial-mean training error at the "
+             f"last step {train_error.mean(0)[-1]:.3f}" + ("" if train_error.mean(0)[-1] <= scaling.TRAINED else
+                                                           f", above {scaling.TRAINED:.0%} ([V]'s networks reach 0)")]
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=found,
         measurements={"steps": steps.tolist(), "window_end": int(steps[end]), "train_error": train_error.tolist(),
@@ -235,8 +249,11 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
                         "Fort et al.'s distance to the final kernel (at the last step, where it is 0 by "
                         "definition, not drawn) and the relative Frobenius change from init (trial "
                         "means; the control's network learnt shuffled labels)."),
-                 Figure("Fig. 5b: data scaling of K^t", _scaling_plot(p.n_grid, nn, scaling_errors),
-                        "Trial means and fitted power laws; the paper: the network scales best.")],
+                 Figure("Fig. 5b: data scaling of K^t", _scaling_plot(p.n_grid, nn, scaling_errors,
+                                                                     fit_range(p.n_grid, nn, scaling_errors,
+                                                                               nn_train_error).mask),
+                        "Trial means and power laws fitted on the shaded range (open points lie outside "
+                        "it); the paper: the network scales best.")],
         seconds=time.perf_counter() - start, notes=notes)
 
 
@@ -287,9 +304,9 @@ def _movement_plot(steps, series):
     return draw
 
 
-def _scaling_plot(grid, nn, scaling_errors):
+def _scaling_plot(grid, nn, scaling_errors, fitted):
     curves = {"NN": nn} | {f"K^{k}": v for k, v in scaling_errors.items()}
-    return lambda ax: plots.power_laws(ax, grid, curves)
+    return lambda ax: plots.power_laws(ax, grid, curves, fitted=fitted)
 
 
 def quick_tolerance(statistic: str) -> dict:
