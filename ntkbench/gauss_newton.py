@@ -2,7 +2,7 @@
 
 For outputs g(theta) on n training points, residual r = g - y and Jacobian J, a damped
 Gauss-Newton step is theta <- theta - J^T (K + lambda I)^-1 r with K = J J^T (the empirical
-NTK's Gram; for n < #parameters it equals the parameter-space step
+NTK's Gram; by the push-through identity this is the parameter-space step
 -(J^T J + lambda I)^-1 J^T r). The damping is relative: lambda = `damping` * lambda_max(K).
 On the model linearised at theta_0 (K fixed at K_0) each step maps the residual to
 lambda (K_0 + lambda I)^-1 r, so its step count to a loss target is read off K_0's spectrum.

@@ -23,7 +23,7 @@ def problem():
     return x, rng.normal(size=3), rng.normal(size=8).astype(np.float32)
 
 
-def test_one_undamped_step_lands_on_the_least_squares_solution(problem):
+def test_one_step_at_tiny_damping_lands_on_the_least_squares_solution(problem):
     x, y, theta0 = problem
     r = x.astype(np.float64) @ theta0 - y
     a = gauss_newton.coefficients(gram(theta0, x).astype(np.float64), r, damping=1e-9)
