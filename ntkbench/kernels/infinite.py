@@ -180,6 +180,13 @@ def _check_fits(layer, dims: int):
                          f"and its inputs have {dims} spatial axes")
 
 
+def _spread(layer, k, dims: int):
+    """A weighted layer's map of k: W^2 k (Dense), W^2 / 3^dims times `_conv` (Conv, Conv1D)."""
+    if isinstance(layer, Dense):
+        return k * layer.W_std**2
+    return _conv(k, dims) * (layer.W_std**2 / 3**layer.dims)
+
+
 def _recurse(layers, nngp, ntk, scales, *, pairs: int, track_ntk: bool = True):
     """Runs `layers` on (nngp, ntk); ntk None stands for zero (before the first weighted
     layer there is nothing to convolve), and stays None when not `track_ntk`. The first
@@ -190,11 +197,9 @@ def _recurse(layers, nngp, ntk, scales, *, pairs: int, track_ntk: bool = True):
     for layer in layers:
         _check_fits(layer, dims)
         if isinstance(layer, (Dense, Conv, Conv1D)):
-            w2, b2 = layer.W_std**2, layer.b_std**2
-            spread = (lambda k: k * w2) if isinstance(layer, Dense) else (lambda k: _conv(k, dims) * (w2 / 3**dims))
-            nngp = spread(nngp) + b2
+            nngp = _spread(layer, nngp, dims) + layer.b_std**2
             if track_ntk:
-                ntk = nngp if ntk is None else spread(ntk) + nngp
+                ntk = nngp if ntk is None else _spread(layer, ntk, dims) + nngp
         elif isinstance(layer, Relu):
             scale1, scale2 = scales(relu, nngp)
             nngp, ntk = _relu(nngp, jnp.zeros_like(nngp) if ntk is None and track_ntk else ntk, scale1, scale2)
