@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 PACKAGES = ("ntkbench", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
-            "matplotlib", "neural-tangents")
+            "matplotlib", "mnist1d", "neural-tangents")
 
 
 def _version(package: str) -> str | None:
