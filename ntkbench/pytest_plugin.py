@@ -6,7 +6,7 @@ result store; at the end of the session the report is written and its path print
 
 from __future__ import annotations
 
-import importlib
+import functools
 import os
 import sys
 import time
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ntkbench import baselines, compare, config
+from ntkbench.claims import registry
 from ntkbench.config import GPU_SCALES
 from ntkbench.data.errors import DataError
 from ntkbench.provenance import provenance
@@ -23,14 +24,6 @@ from ntkbench.runner import EXECUTORS, Runner
 from ntkbench.stats import SUPPORTED
 from ntkbench.store import Store
 
-CLAIMS = {  # in the order of the report: [V]'s claims as the paper makes them, [W], [I]
-    "nn_vs_ntk_exponent": (config.nn_vs_ntk_exponent, "ntkbench.claims.nn_vs_ntk_exponent"),
-    "width_deterioration": (config.width_deterioration, "ntkbench.claims.width_deterioration"),
-    "after_kernel": (config.after_kernel, "ntkbench.claims.after_kernel"),
-    "no_phase_transition": (config.no_phase_transition, "ntkbench.claims.no_phase_transition"),
-    "practical_limits": (config.practical_limits, "ntkbench.claims.practical_limits"),
-    "nn_vs_ntk_rmse": (config.nn_vs_ntk_rmse, "ntkbench.claims.nn_vs_ntk_rmse"),
-}
 BENCH = pytest.StashKey["Bench"]()
 
 
@@ -65,6 +58,9 @@ def pytest_addoption(parser):
                     help="an earlier run's results.json, or its report folder: the report lists the "
                          "verdicts that changed, the statistics that moved (against the earlier CI) "
                          "and the environment differences.")
+    group.addoption("--claims-module", action="append", default=[], metavar="MODULE",
+                    help="an importable module that defines a claim of your own (`DEFINITION = "
+                         "Claim(...)`, README: Adding a claim); repeat for several.")
 
 
 def pytest_configure(config):
@@ -119,9 +115,23 @@ class Bench:
         self.summary: list[str] = []
         self.earlier = _earlier_run(config.getoption("compare_to"), self.scale)
 
+    @functools.cached_property
+    def claims(self) -> dict[str, registry.Claim]:
+        """ntkbench's claims and those of --claims-module, by name, in the order of the report."""
+        return registry.load(self.config.getoption("claims_module"))
+
     def prepare(self) -> None:
-        """Before any claim runs: the report and cache folders are writable and the executor
-        starts, so that a bad folder or an unreachable cluster costs no computation."""
+        """Before any claim runs: every claim the tests name is registered, the report and
+        cache folders are writable and the executor starts, so that a bad claims module or
+        folder or an unreachable cluster costs no computation."""
+        try:
+            unknown = sorted(set(self.tests) - set(self.claims))
+        except registry.RegistryError as err:
+            raise pytest.UsageError(str(err)) from None
+        if unknown:
+            raise pytest.UsageError(
+                f"tests are marked claim({unknown[0]!r}), a claim no module registers (registered: "
+                f"{', '.join(self.claims)}); pass the module that defines it with --claims-module=MODULE.")
         folders = [("--report-dir", self.config.getoption("report_dir"))]
         if self.store.root is not None:
             folders.append(("--cache-dir", self.store.root))
@@ -145,11 +155,10 @@ class Bench:
         if claim in self.errors:
             pytest.fail(f"claim {claim} could not be run: {self.errors[claim]}", pytrace=False)
         if claim not in self.results:
-            cfg_fn, module_name = CLAIMS[claim]
-            module = importlib.import_module(module_name)
+            definition = self.claims[claim]
             try:
-                result = module.run(cfg_fn(self.scale), self.runner,
-                                    data_dir=self.config.getoption("data_dir"))
+                result = definition.run(definition.config(self.scale), self.runner,
+                                        data_dir=self.config.getoption("data_dir"))
             except DataError as err:
                 self.errors[claim] = str(err)
                 pytest.fail(f"claim {claim} could not be run: {err}", pytrace=False)
@@ -159,7 +168,7 @@ class Bench:
             self.results[claim] = result
             if self.config.getoption("regen_baselines"):
                 file = baselines.regenerate(
-                    result, {n: module.quick_tolerance(n) for n in result.statistics},
+                    result, {n: definition.quick_tolerance(n) for n in result.statistics},
                     provenance(), self.baselines_dir)
                 self.summary.append(f"ntkbench: wrote baseline {file}")
             try:
@@ -228,7 +237,9 @@ class Bench:
 
     def finish(self) -> None:
         self.runner.close()
-        ran = [c for c in CLAIMS if c in self.tests and (c in self.results or c in self.errors)]
+        if not (self.results or self.errors):
+            return
+        ran = [c for c in self.claims if c in self.tests and (c in self.results or c in self.errors)]
         if not ran:
             return
         from ntkbench.report import html

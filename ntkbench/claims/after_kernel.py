@@ -29,6 +29,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 
@@ -36,9 +37,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import baselines, kernel_train, models, scaling, stats, train
+from ntkbench import baselines, config, kernel_train, models, scaling, stats, train
 from ntkbench.claims.protocol import (KERNEL_FIT, data_args, deviations, load_task, measured_critical_lr,
-                                      ntk_gram, shared, spec, training)
+                                      ntk_gram, shared, shrunk, spec, training)
+from ntkbench.claims.registry import Claim
 from ntkbench.config import AfterKernelConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -264,3 +266,8 @@ def _km_plot(cfg, curves):
 def quick_tolerance(statistic: str) -> dict:
     """Exponents and error gaps: 0.02 (absolute); verdicts must not change."""
     return {"absolute": 0.02}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.after_kernel, run, quick_tolerance,
+                   shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol), m_grid=(4, 8, 16), n0=4,
+                                                          fixed_m=(8, 16)))

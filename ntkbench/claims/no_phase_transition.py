@@ -33,15 +33,17 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import kernel_train, models, scaling, stats, train
+from ntkbench import config, kernel_train, models, scaling, stats, train
 from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, deviations, load_task,
-                                      measured_critical_lr, ntk_gram, per_trial, shared, spec, training)
+                                      measured_critical_lr, ntk_gram, per_trial, shared, shrunk, spec, training)
+from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -312,3 +314,7 @@ def _scaling_plot(grid, nn, scaling_errors, fitted):
 def quick_tolerance(statistic: str) -> dict:
     """The breakpoint step: 50% (relative); slopes, exponents: 0.05 (absolute); verdicts must not change."""
     return {"relative": 0.5} if statistic == "breakpoint_step" else {"absolute": 0.05}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.no_phase_transition, run, quick_tolerance,
+                   shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol, steps=64), snapshots=12))

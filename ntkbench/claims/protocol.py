@@ -272,6 +272,14 @@ def shared(cfg: ExponentConfig) -> dict:
     return {k: v for k, v in cfg.as_dict().items() if k not in ("settings", "scale", "trials_per_cell")}
 
 
+def shrunk(cfg: ExponentConfig, **sizes) -> ExponentConfig:
+    """`cfg` with every size cut to seconds (`sizes` override them) and the widths of its
+    width settings cut to 4; task, settings and names kept (the full-scale path tests)."""
+    settings = tuple(dataclasses.replace(s, width=4) if s.width else s for s in cfg.settings)
+    return dataclasses.replace(cfg, settings=settings, **{
+        **dict(n_grid=(4, 8), n_test=4, width=2, trials=2, steps=16, batch_size=4, eval_points=6), **sizes})
+
+
 def data_args(data_dir) -> dict:
     return {"data_dir": str(data_dir)} if data_dir else {}
 
