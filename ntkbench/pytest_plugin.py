@@ -61,6 +61,10 @@ def pytest_addoption(parser):
     group.addoption("--claims-module", action="append", default=[], metavar="MODULE",
                     help="an importable module that defines a claim of your own (`DEFINITION = "
                          "Claim(...)`, README: Adding a claim); repeat for several.")
+    group.addoption("--experiment", default=None, metavar="PATH",
+                    help="a YAML file describing your own architecture and binary .npz data for the "
+                         "protocol claims (exponent, width, after-kernel, kernel evolution; README: Your "
+                         "own model and data); their baseline tests are skipped, the other claims not run.")
 
 
 def pytest_configure(config):
@@ -73,6 +77,9 @@ def pytest_configure(config):
     if config.getoption("regen_baselines") and config.getoption("scale") != "quick":
         raise pytest.UsageError("--regen-baselines works at --scale=quick only: the full and paper "
                                 "baselines are the papers' published numbers, edited by hand with their source.")
+    if config.getoption("regen_baselines") and config.getoption("experiment"):
+        raise pytest.UsageError("--regen-baselines cannot be combined with --experiment: the suite's baselines "
+                                "are its own experiments', which yours would overwrite.")
     config.stash[BENCH] = bench = Bench(config)
     config.pluginmanager.register(bench, "ntkbench-bench")
 
@@ -88,6 +95,18 @@ def pytest_collection_modifyitems(config, items):
             bench.tests.setdefault(marker.args[0], {})[item.nodeid] = "not run"
     if bench.tests:
         bench.prepare()
+    if bench.experiment:
+        for item in items:
+            marker = item.get_closest_marker("claim")
+            if marker and bench.claims[marker.args[0]].with_experiment is None:
+                item.add_marker(pytest.mark.skip(reason=f"{marker.args[0]} does not take --experiment (the "
+                                                        "protocol claims do)"))
+
+
+def claim_config(config: pytest.Config, claim: str):
+    """The config `claim` runs with in this session: its preset at --scale, with
+    --experiment applied; suites parametrize their tests by it."""
+    return config.stash[BENCH].config_of(claim)
 
 
 @pytest.fixture(scope="session")
@@ -114,20 +133,36 @@ class Bench:
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
         self.earlier = _earlier_run(config.getoption("compare_to"), self.scale)
+        self.experiment = _experiment(config.getoption("experiment"))
 
     @functools.cached_property
     def claims(self) -> dict[str, registry.Claim]:
         """ntkbench's claims and those of --claims-module, by name, in the order of the report."""
-        return registry.load(self.config.getoption("claims_module"))
+        try:
+            return registry.load(self.config.getoption("claims_module"))
+        except registry.RegistryError as err:
+            raise pytest.UsageError(str(err)) from None
+
+    def config_of(self, claim: str):
+        """The claim's preset at this session's scale, with --experiment applied where it takes one."""
+        definition = self.claims[claim]
+        cfg = definition.config(self.scale)
+        if self.experiment and definition.with_experiment:
+            return definition.with_experiment(cfg, self.experiment)
+        return cfg
+
+    def no_baseline(self, claim: str) -> str | None:
+        """Why the claim's run has no baseline to compare with (None: it has one)."""
+        if self.experiment:
+            return (f"no baseline: this run is the experiment {self.experiment.path}, for which ntkbench "
+                    "stores none; the verdicts stand on their own")
+        return None
 
     def prepare(self) -> None:
         """Before any claim runs: every claim the tests name is registered, the report and
         cache folders are writable and the executor starts, so that a bad claims module or
         folder or an unreachable cluster costs no computation."""
-        try:
-            unknown = sorted(set(self.tests) - set(self.claims))
-        except registry.RegistryError as err:
-            raise pytest.UsageError(str(err)) from None
+        unknown = sorted(set(self.tests) - set(self.claims))
         if unknown:
             raise pytest.UsageError(
                 f"tests are marked claim({unknown[0]!r}), a claim no module registers (registered: "
@@ -157,7 +192,7 @@ class Bench:
         if claim not in self.results:
             definition = self.claims[claim]
             try:
-                result = definition.run(definition.config(self.scale), self.runner,
+                result = definition.run(self.config_of(claim), self.runner,
                                         data_dir=self.config.getoption("data_dir"))
             except DataError as err:
                 self.errors[claim] = str(err)
@@ -171,6 +206,8 @@ class Bench:
                     result, {n: definition.quick_tolerance(n) for n in result.statistics},
                     provenance(), self.baselines_dir)
                 self.summary.append(f"ntkbench: wrote baseline {file}")
+            if self.no_baseline(claim):
+                return result
             try:
                 baseline = baselines.load(self.scale, claim, self.baselines_dir)
                 self.checks[claim] = baselines.compare(result, baseline)
@@ -208,6 +245,8 @@ class Bench:
         tolerance, verdict equal); lists every one that drifted. References (published
         numbers this preset's ranges cannot reproduce) are shown in the report, not checked."""
         self.run(claim)
+        if self.no_baseline(claim):
+            pytest.skip(self.no_baseline(claim))
         if claim in self.baseline_errors:
             pytest.fail(self.baseline_errors[claim], pytrace=False)
         checks = [c for c in self.checks[claim] if c.ok is not None]
@@ -244,7 +283,7 @@ class Bench:
             return
         from ntkbench.report import html
 
-        claims = [{"name": c, "result": self.results.get(c),
+        claims = [{"name": c, "result": self.results.get(c), "no_baseline": self.no_baseline(c),
                    "error": self.errors.get(c) or self.baseline_errors.get(c),
                    "checks": self.checks.get(c, []), "tests": sorted(self.tests[c].items())}
                   for c in ran]
@@ -272,6 +311,18 @@ def _earlier_run(path: str | None, scale: str) -> dict | None:
         return compare.load(path, scale)
     except compare.CompareError as err:
         raise pytest.UsageError(str(err)) from None
+
+
+def _experiment(path: str | None) -> "experiment.Experiment | None":
+    """The experiment --experiment names, read and checked before any claim runs."""
+    if path is None:
+        return None
+    from ntkbench import experiment  # jax and flax: imported only by sessions that need them
+
+    try:
+        return experiment.load(path)
+    except (experiment.ExperimentError, DataError) as err:
+        raise pytest.UsageError(f"--experiment: {err}") from None
 
 
 def _executor(choice: str) -> str:

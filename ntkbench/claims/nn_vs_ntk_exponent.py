@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ntkbench import baselines, config, scaling, stats
+from ntkbench import baselines, config, experiment, scaling, stats
 from ntkbench.claims.protocol import MODELS, deviations, measured_critical_lr, ntk_gram, setting_curves, shared, shrunk
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentConfig
@@ -180,4 +180,5 @@ def quick_tolerance(statistic: str) -> dict:
 
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_exponent, run, quick_tolerance,
-                   shrink=lambda cfgs: tuple(shrunk(c) for c in cfgs))
+                   shrink=lambda cfgs: tuple(shrunk(c) for c in cfgs),
+                   with_experiment=experiment.exponent_configs)

@@ -32,7 +32,7 @@ import dataclasses
 
 import numpy as np
 
-from ntkbench import config, scaling, stats
+from ntkbench import config, experiment, scaling, stats
 from ntkbench.claims.protocol import (curve_cells, deviations, measured_critical_lr, ntk_gram, per_trial,
                                       prefix_gram, shared, shrunk, training)
 from ntkbench.claims.registry import Claim
@@ -188,4 +188,5 @@ def quick_tolerance(statistic: str) -> dict:
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.width_deterioration, run, quick_tolerance,
                    shrink=lambda cfgs: tuple(dataclasses.replace(c, protocol=shrunk(c.protocol), n=8, widths=(1, 2, 4))
-                                             for c in cfgs))
+                                             for c in cfgs),
+                   with_experiment=experiment.width_configs)
