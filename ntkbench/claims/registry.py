@@ -3,8 +3,8 @@
 A claim is a module that ends with `DEFINITION = Claim(...)`: its name (the baseline files'
 and the `claim(name)` marker's), its title and source for the report, and four functions:
 
-  config(scale) -> cfg            the experiment at a preset (quick, full or paper); any
-                                  frozen value: a dataclass, a tuple of them, ...
+  config(scale) -> cfg            the experiment at a preset (quick, full or paper): any
+                                  value `run` reads (ntkbench's claims: frozen dataclasses)
   run(cfg, runner, data_dir=None) -> ClaimResult
                                   the experiment, its sweeps through `runner.map` (cached
                                   cell by cell), its statistics recorded as decisions,
