@@ -72,6 +72,32 @@ class ExponentSetting:
 
 
 @dataclasses.dataclass(frozen=True)
+class LayerConfig:
+    """One layer of a researcher's architecture: `kind` names a layer of `ntkbench.models`
+    (Dense, Conv, Relu, ...); a layer with a width and `width` None takes the protocol's
+    width (which width settings and sweeps vary)."""
+
+    kind: str
+    width: int | None = None
+    W_std: float = 1.0
+    b_std: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class NpzData:
+    """A researcher's binary dataset: arrays `X` (n, ...) and `y` (n,) of two classes in the
+    .npz file `path` (sha256 `digest`); the test set is the file `test_file` (sha256
+    `test_digest`) or a `test_fraction` of `path` drawn with `split_seed`."""
+
+    path: str
+    digest: str
+    test_fraction: float | None = None
+    test_file: str | None = None
+    test_digest: str | None = None
+    split_seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class ExponentConfig(_Config):
     """NN vs NTK data-scaling exponents [V Sec. 3]: one task, its settings, the shared protocol.
 
@@ -81,6 +107,9 @@ class ExponentConfig(_Config):
     `trials_per_cell` only groups work: the networks of a cell's trials train together, one
     vmapped program (a GPU trains several small networks in the time of one; on CPU cores
     trials spread over the pool instead); the results do not depend on it.
+    `architecture` (a factory's name, mlp, myrtle or cnn5, or layers) and `data` describe a
+    researcher's experiment (`ntkbench.experiment`); None: the task's own (`protocol.spec`,
+    `protocol.load_task`).
     """
 
     scale: str
@@ -101,6 +130,8 @@ class ExponentConfig(_Config):
     eval_points: int = 200
     seed: int = 0
     trials_per_cell: int = 1
+    architecture: str | tuple[LayerConfig, ...] | None = None
+    data: NpzData | None = None
 
 
 EXPONENT_ABLATIONS = (

@@ -6,7 +6,7 @@ result store; at the end of the session the report is written and its path print
 
 from __future__ import annotations
 
-import importlib
+import functools
 import os
 import sys
 import time
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ntkbench import baselines, compare, config
+from ntkbench.claims import registry
 from ntkbench.config import GPU_SCALES
 from ntkbench.data.errors import DataError
 from ntkbench.provenance import provenance
@@ -23,14 +24,6 @@ from ntkbench.runner import EXECUTORS, Runner
 from ntkbench.stats import SUPPORTED
 from ntkbench.store import Store
 
-CLAIMS = {  # in the order of the report: [V]'s claims as the paper makes them, [W], [I]
-    "nn_vs_ntk_exponent": (config.nn_vs_ntk_exponent, "ntkbench.claims.nn_vs_ntk_exponent"),
-    "width_deterioration": (config.width_deterioration, "ntkbench.claims.width_deterioration"),
-    "after_kernel": (config.after_kernel, "ntkbench.claims.after_kernel"),
-    "no_phase_transition": (config.no_phase_transition, "ntkbench.claims.no_phase_transition"),
-    "practical_limits": (config.practical_limits, "ntkbench.claims.practical_limits"),
-    "nn_vs_ntk_rmse": (config.nn_vs_ntk_rmse, "ntkbench.claims.nn_vs_ntk_rmse"),
-}
 BENCH = pytest.StashKey["Bench"]()
 
 
@@ -65,6 +58,13 @@ def pytest_addoption(parser):
                     help="an earlier run's results.json, or its report folder: the report lists the "
                          "verdicts that changed, the statistics that moved (against the earlier CI) "
                          "and the environment differences.")
+    group.addoption("--claims-module", action="append", default=[], metavar="MODULE",
+                    help="an importable module that defines a claim of your own (`DEFINITION = "
+                         "Claim(...)`, README: Adding a claim); repeat for several.")
+    group.addoption("--experiment", default=None, metavar="PATH",
+                    help="a YAML file describing your own architecture and binary .npz data for the "
+                         "protocol claims (exponent, width, after-kernel, kernel evolution; README: Your "
+                         "own model and data); their baseline tests are skipped, the other claims not run.")
 
 
 def pytest_configure(config):
@@ -77,6 +77,9 @@ def pytest_configure(config):
     if config.getoption("regen_baselines") and config.getoption("scale") != "quick":
         raise pytest.UsageError("--regen-baselines works at --scale=quick only: the full and paper "
                                 "baselines are the papers' published numbers, edited by hand with their source.")
+    if config.getoption("regen_baselines") and config.getoption("experiment"):
+        raise pytest.UsageError("--regen-baselines cannot be combined with --experiment: the suite's baselines "
+                                "are its own experiments', which yours would overwrite.")
     config.stash[BENCH] = bench = Bench(config)
     config.pluginmanager.register(bench, "ntkbench-bench")
 
@@ -92,6 +95,18 @@ def pytest_collection_modifyitems(config, items):
             bench.tests.setdefault(marker.args[0], {})[item.nodeid] = "not run"
     if bench.tests:
         bench.prepare()
+    if bench.experiment:
+        for item in items:
+            marker = item.get_closest_marker("claim")
+            if marker and bench.claims[marker.args[0]].with_experiment is None:
+                item.add_marker(pytest.mark.skip(reason=f"{marker.args[0]} does not take --experiment (the "
+                                                        "protocol claims do)"))
+
+
+def claim_config(config: pytest.Config, claim: str):
+    """The config `claim` runs with in this session: its preset at --scale, with
+    --experiment applied; suites parametrize their tests by it."""
+    return config.stash[BENCH].config_of(claim)
 
 
 @pytest.fixture(scope="session")
@@ -118,10 +133,40 @@ class Bench:
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
         self.earlier = _earlier_run(config.getoption("compare_to"), self.scale)
+        self.experiment = _experiment(config.getoption("experiment"))
+
+    @functools.cached_property
+    def claims(self) -> dict[str, registry.Claim]:
+        """ntkbench's claims and those of --claims-module, by name, in the order of the report."""
+        try:
+            return registry.load(self.config.getoption("claims_module"))
+        except registry.RegistryError as err:
+            raise pytest.UsageError(str(err)) from None
+
+    def config_of(self, claim: str):
+        """The claim's preset at this session's scale, with --experiment applied where it takes one."""
+        definition = self.claims[claim]
+        cfg = definition.config(self.scale)
+        if self.experiment and definition.with_experiment:
+            return definition.with_experiment(cfg, self.experiment)
+        return cfg
+
+    def no_baseline(self, claim: str) -> str | None:
+        """Why the claim's run has no baseline to compare with (None: it has one)."""
+        if self.experiment:
+            return (f"no baseline: this run is the experiment {self.experiment.path}, for which ntkbench "
+                    "stores none; the verdicts stand on their own")
+        return None
 
     def prepare(self) -> None:
-        """Before any claim runs: the report and cache folders are writable and the executor
-        starts, so that a bad folder or an unreachable cluster costs no computation."""
+        """Before any claim runs: every claim the tests name is registered, the report and
+        cache folders are writable and the executor starts, so that a bad claims module or
+        folder or an unreachable cluster costs no computation."""
+        unknown = sorted(set(self.tests) - set(self.claims))
+        if unknown:
+            raise pytest.UsageError(
+                f"tests are marked claim({unknown[0]!r}), a claim no module registers (registered: "
+                f"{', '.join(self.claims)}); pass the module that defines it with --claims-module=MODULE.")
         folders = [("--report-dir", self.config.getoption("report_dir"))]
         if self.store.root is not None:
             folders.append(("--cache-dir", self.store.root))
@@ -145,11 +190,10 @@ class Bench:
         if claim in self.errors:
             pytest.fail(f"claim {claim} could not be run: {self.errors[claim]}", pytrace=False)
         if claim not in self.results:
-            cfg_fn, module_name = CLAIMS[claim]
-            module = importlib.import_module(module_name)
+            definition = self.claims[claim]
             try:
-                result = module.run(cfg_fn(self.scale), self.runner,
-                                    data_dir=self.config.getoption("data_dir"))
+                result = definition.run(self.config_of(claim), self.runner,
+                                        data_dir=self.config.getoption("data_dir"))
             except DataError as err:
                 self.errors[claim] = str(err)
                 pytest.fail(f"claim {claim} could not be run: {err}", pytrace=False)
@@ -159,9 +203,11 @@ class Bench:
             self.results[claim] = result
             if self.config.getoption("regen_baselines"):
                 file = baselines.regenerate(
-                    result, {n: module.quick_tolerance(n) for n in result.statistics},
+                    result, {n: definition.quick_tolerance(n) for n in result.statistics},
                     provenance(), self.baselines_dir)
                 self.summary.append(f"ntkbench: wrote baseline {file}")
+            if self.no_baseline(claim):
+                return result
             try:
                 baseline = baselines.load(self.scale, claim, self.baselines_dir)
                 self.checks[claim] = baselines.compare(result, baseline)
@@ -199,6 +245,8 @@ class Bench:
         tolerance, verdict equal); lists every one that drifted. References (published
         numbers this preset's ranges cannot reproduce) are shown in the report, not checked."""
         self.run(claim)
+        if self.no_baseline(claim):
+            pytest.skip(self.no_baseline(claim))
         if claim in self.baseline_errors:
             pytest.fail(self.baseline_errors[claim], pytrace=False)
         checks = [c for c in self.checks[claim] if c.ok is not None]
@@ -228,12 +276,14 @@ class Bench:
 
     def finish(self) -> None:
         self.runner.close()
-        ran = [c for c in CLAIMS if c in self.tests and (c in self.results or c in self.errors)]
+        if not (self.results or self.errors):
+            return
+        ran = [c for c in self.claims if c in self.tests and (c in self.results or c in self.errors)]
         if not ran:
             return
         from ntkbench.report import html
 
-        claims = [{"name": c, "result": self.results.get(c),
+        claims = [{"name": c, "result": self.results.get(c), "no_baseline": self.no_baseline(c),
                    "error": self.errors.get(c) or self.baseline_errors.get(c),
                    "checks": self.checks.get(c, []), "tests": sorted(self.tests[c].items())}
                   for c in ran]
@@ -261,6 +311,18 @@ def _earlier_run(path: str | None, scale: str) -> dict | None:
         return compare.load(path, scale)
     except compare.CompareError as err:
         raise pytest.UsageError(str(err)) from None
+
+
+def _experiment(path: str | None) -> "experiment.Experiment | None":
+    """The experiment --experiment names, read and checked before any claim runs."""
+    if path is None:
+        return None
+    from ntkbench import experiment  # jax and flax: imported only by sessions that need them
+
+    try:
+        return experiment.load(path)
+    except (experiment.ExperimentError, DataError) as err:
+        raise pytest.UsageError(f"--experiment: {err}") from None
 
 
 def _executor(choice: str) -> str:

@@ -8,8 +8,7 @@ Pre-registered in the claim module's docstring. Decisions whose measured verdict
 import pytest
 
 from ntkbench.claims import after_kernel as claim
-from ntkbench.config import after_kernel
-from ntkbench.pytest_plugin import cases
+from ntkbench.pytest_plugin import cases, claim_config
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -24,7 +23,7 @@ DID_NOT_REPRODUCE = {
 def pytest_generate_tests(metafunc):
     scale = metafunc.config.getoption("scale")
     if "decision" in metafunc.fixturenames:
-        names = (["km_n0_decay", "km_n0_late_decay"] + [f"diff/NN-K_{m}" for m in after_kernel(scale).fixed_m]
+        names = (["km_n0_decay", "km_n0_late_decay"] + [f"diff/NN-K_{m}" for m in claim_config(metafunc.config, claim.CLAIM).fixed_m]
                  + ["tracks_nn/K_n", "tracks_nn/K_n_fresh"])
         metafunc.parametrize("decision", cases(names, scale, DID_NOT_REPRODUCE))
 

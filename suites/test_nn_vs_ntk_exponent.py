@@ -11,8 +11,7 @@ reason: a verdict that flips XPASSes and fails the run.
 import pytest
 
 from ntkbench.claims import nn_vs_ntk_exponent as claim
-from ntkbench.config import nn_vs_ntk_exponent
-from ntkbench.pytest_plugin import cases
+from ntkbench.pytest_plugin import cases, claim_config
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -28,18 +27,17 @@ DID_NOT_REPRODUCE = {
 }
 
 
-def _labels(scale, tasks=None):
-    return [f"{c.task}/{s.name}" for c in nn_vs_ntk_exponent(scale) if tasks is None or c.task in tasks
-            for s in c.settings]
+def _labels(cfgs, tasks=None):
+    return [f"{c.task}/{s.name}" for c in cfgs if tasks is None or c.task in tasks for s in c.settings]
 
 
 def pytest_generate_tests(metafunc):
-    scale = metafunc.config.getoption("scale")
+    scale, cfgs = metafunc.config.getoption("scale"), claim_config(metafunc.config, claim.CLAIM)
     if "decision" in metafunc.fixturenames:
-        names = [f"diff/{label}/NN-{k}" for label in _labels(scale, claim.PRE_REGISTERED) for k in claim.KERNELS]
+        names = [f"diff/{label}/NN-{k}" for label in _labels(cfgs, claim.PRE_REGISTERED) for k in claim.KERNELS]
         metafunc.parametrize("decision", cases(names, scale, DID_NOT_REPRODUCE))
     if "control" in metafunc.fixturenames:
-        metafunc.parametrize("control", [f"control/{label}/ENTK-NTK" for label in _labels(scale)])
+        metafunc.parametrize("control", [f"control/{label}/ENTK-NTK" for label in _labels(cfgs)])
 
 
 def test_network_exponent_beats_kernel(bench, decision):

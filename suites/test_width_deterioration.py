@@ -9,8 +9,7 @@ whose measured verdict is not `supported` are strict xfails with the measured re
 import pytest
 
 from ntkbench.claims import width_deterioration as claim
-from ntkbench.config import width_deterioration
-from ntkbench.pytest_plugin import cases
+from ntkbench.pytest_plugin import cases, claim_config
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 RULES = ("entk_trend", "entk_approach", "nn_interior_min", "nn_below_ntk")
@@ -19,7 +18,7 @@ DID_NOT_REPRODUCE: dict[str, str] = {}
 
 def pytest_generate_tests(metafunc):
     scale = metafunc.config.getoption("scale")
-    tasks = [c.protocol.task for c in width_deterioration(scale)]
+    tasks = [c.protocol.task for c in claim_config(metafunc.config, claim.CLAIM)]
     if "decision" in metafunc.fixturenames:
         metafunc.parametrize("decision", cases([f"{r}/{t}" for t in tasks for r in RULES], scale, DID_NOT_REPRODUCE))
     if "control" in metafunc.fixturenames:

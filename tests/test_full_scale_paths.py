@@ -14,8 +14,7 @@ import pytest
 from scipy.io import savemat
 
 from ntkbench import baselines, config
-from ntkbench.claims import (after_kernel, nn_vs_ntk_exponent, nn_vs_ntk_rmse, no_phase_transition,
-                             practical_limits, width_deterioration)
+from ntkbench.claims import after_kernel, nn_vs_ntk_exponent, registry, width_deterioration
 from ntkbench.data import images
 from ntkbench.provenance import provenance
 from ntkbench.report import html
@@ -43,53 +42,29 @@ def data_dir(tmp_path_factory):
     return folder
 
 
-def tiny(p: config.ExponentConfig, **sizes) -> config.ExponentConfig:
-    """`p` with every size shrunk and the widths of its width settings cut to 4."""
-    settings = tuple(dataclasses.replace(s, width=4) if s.width else s for s in p.settings)
-    return dataclasses.replace(p, settings=settings, **{
-        **dict(n_grid=(4, 8), n_test=4, width=2, trials=2, steps=16, batch_size=4, eval_points=6), **sizes})
-
-
-def shrunk(claim: str):
-    """The claim's full config with its sizes shrunk; names, tasks and settings kept."""
-    cfg = getattr(config, claim)("full")
-    if claim == "nn_vs_ntk_exponent":
-        return tuple(tiny(c) for c in cfg)
-    if claim == "width_deterioration":
-        return tuple(dataclasses.replace(c, protocol=tiny(c.protocol), n=8, widths=(1, 2, 4)) for c in cfg)
-    if claim == "after_kernel":
-        return dataclasses.replace(cfg, protocol=tiny(cfg.protocol), m_grid=(4, 8, 16), n0=4, fixed_m=(8, 16))
-    if claim == "no_phase_transition":
-        return dataclasses.replace(cfg, protocol=tiny(cfg.protocol, steps=64), snapshots=12)
-    if claim == "practical_limits":
-        return dataclasses.replace(
-            cfg, seeds=2, n_test=16,
-            movement=dataclasses.replace(cfg.movement, depths=(2, 4), widths=(4, 8), n=16, steps=8),
-            optimisation=dataclasses.replace(cfg.optimisation, widths=(4, 8), n=8, max_gn_steps=3, max_gd_steps=8),
-            forgetting=dataclasses.replace(cfg.forgetting, widths=(4, 8), n=16, steps=(4, 8)),
-            uncertainty=dataclasses.replace(cfg.uncertainty, widths=(4, 8), n=16, steps=8))
-    return dataclasses.replace(cfg, trials=2, widths=(8, 8), epochs=(2, 2))
-
-
 # The full baselines name after-kernels by their m; the shrunk run's m_grid renames them.
 RENAMED = {"after_kernel": {"K_16000": "K_8", "K_64000": "K_16"}}
 
-MODULES = (nn_vs_ntk_exponent, width_deterioration, after_kernel, no_phase_transition, practical_limits,
-           nn_vs_ntk_rmse)
+CLAIMS = registry.load()
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.CLAIM)
-def test_full_scale_path_runs_and_meets_its_published_baseline_keys(module, data_dir, tmp_path):
-    result = module.run(shrunk(module.CLAIM), Runner(Store(None)), data_dir=data_dir)
+def shrunk(name: str):
+    """The claim's full config with its sizes shrunk (its `shrink`); names, tasks and settings kept."""
+    return CLAIMS[name].shrink(CLAIMS[name].config("full"))
+
+
+@pytest.mark.parametrize("claim", CLAIMS.values(), ids=lambda c: c.name)
+def test_full_scale_path_runs_and_meets_its_published_baseline_keys(claim, data_dir, tmp_path):
+    result = claim.run(shrunk(claim.name), Runner(Store(None)), data_dir=data_dir)
     assert result.scale == "full" and result.figures
-    expected = set(baselines.load("full", module.CLAIM)["statistics"])
-    for old, new in RENAMED.get(module.CLAIM, {}).items():
+    expected = set(baselines.load("full", claim.name)["statistics"])
+    for old, new in RENAMED.get(claim.name, {}).items():
         expected = {name.replace(old, new) for name in expected}
     assert expected <= set(result.statistics), sorted(expected - set(result.statistics))
-    checks = baselines.compare(result, baselines.load("full", module.CLAIM))
+    checks = baselines.compare(result, baselines.load("full", claim.name))
     html.write(tmp_path, scale="full", provenance=provenance(), claims=[
-        {"name": module.CLAIM, "result": result, "error": None, "checks": checks, "tests": []}])
-    assert module.CLAIM in (tmp_path / "index.html").read_text()
+        {"name": claim.name, "result": result, "error": None, "checks": checks, "tests": []}])
+    assert claim.name in (tmp_path / "index.html").read_text()
 
 
 def test_claims_on_cifar5m_share_one_infinite_ntk(data_dir, tmp_path):

@@ -6,10 +6,13 @@ import re
 import jax  # noqa: F401  in sys.modules before pytester's snapshot: jaxlib cannot load twice
 import pytest
 
-from ntkbench import pytest_plugin
+from ntkbench.claims import registry
 from ntkbench.report import figures  # noqa: F401  likewise matplotlib: a second import breaks it
 
+registry.load()  # likewise the claim modules (flax, optax), which every session with claim tests imports
+
 TOY_CLAIM = '''
+from ntkbench.claims.registry import Claim
 from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell
 from ntkbench.stats import mean_ci
@@ -31,6 +34,8 @@ def run(cfg, runner, data_dir=None):
 
 def quick_tolerance(name):
     return {"relative": 0.01}
+
+DEFINITION = Claim("toy", "A toy claim", "nowhere", lambda scale: scale, run, quick_tolerance)
 '''
 
 TOY_TESTS = '''
@@ -54,15 +59,15 @@ def test_runs_once(bench):
 
 
 @pytest.fixture
-def toy(pytester, monkeypatch):
+def toy(pytester):
     pytester.makepyfile(toy_claim=TOY_CLAIM, test_toy=TOY_TESTS)
     pytester.syspathinsert()
-    monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "toy_claim"))
     return pytester
 
 
-def _run(pytester, *args):
+def _run(pytester, *args, claims_module="toy_claim"):
     return pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local",
+                                        f"--claims-module={claims_module}",
                                         f"--cache-dir={pytester.path / 'cache'}",
                                         f"--baselines-dir={pytester.path / 'baselines'}",
                                         f"--report-dir={pytester.path / 'reports'}", *args)
@@ -96,13 +101,11 @@ def test_unwritable_folder_is_a_usage_error_before_any_computation(toy, option):
     assert not list(toy.path.rglob("*.npz")) and "ntkbench report" not in result.stdout.str()
 
 
-def test_missing_data_fails_the_claims_tests_with_one_paragraph(toy, monkeypatch):
-    toy.makepyfile(no_data_claim=(
+def test_missing_data_fails_the_claims_tests_with_one_paragraph(toy):
+    toy.makepyfile(no_data_claim=TOY_CLAIM.replace("RUNS.append(cfg)", (
         "from ntkbench.data.errors import DataError\n"
-        "def run(cfg, runner, data_dir=None):\n"
-        "    raise DataError(f'CIFAR-5m is not in {data_dir}: expected cifar5m_part0.npz ...')\n"))
-    monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "no_data_claim"))
-    result = _run(toy, "--data-dir=/nowhere")
+        "    raise DataError(f'CIFAR-5m is not in {data_dir}: expected cifar5m_part0.npz ...')")))
+    result = _run(toy, "--data-dir=/nowhere", claims_module="no_data_claim")
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(["*claim toy could not be run: CIFAR-5m is not in /nowhere*"])
     assert "Traceback" not in result.stdout.str() and result.ret == pytest.ExitCode.TESTS_FAILED
@@ -165,12 +168,11 @@ def _report(pytester, result):
     return pytester.path / line.split(": ", 1)[1]
 
 
-def test_a_run_compared_with_an_earlier_one_names_the_changed_verdict_and_the_move(toy, monkeypatch):
+def test_a_run_compared_with_an_earlier_one_names_the_changed_verdict_and_the_move(toy):
     first = _report(toy, _run(toy))
     toy.makepyfile(shifted_claim=TOY_CLAIM.replace('decide("mean", mean_ci(xs)',
                                                    'decide("mean", mean_ci([x - 3.0 for x in xs])'))
-    monkeypatch.setitem(pytest_plugin.CLAIMS, "toy", (lambda scale: scale, "shifted_claim"))
-    second = _report(toy, _run(toy, f"--compare-to={first.parent}"))
+    second = _report(toy, _run(toy, f"--compare-to={first.parent}", claims_module="shifted_claim"))
     html = second.read_text()
     section = html[html.index(f"Compared with run {first.parent.name} ("):]
     assert "1 verdict changed, 1 statistic moved (largest 1.46 CI half-widths)" in section
@@ -197,3 +199,25 @@ def test_a_bad_compare_to_is_a_usage_error_before_any_computation(toy, content, 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"--compare-to: {earlier} {fragment}" in result.stderr.str()
     assert not list(toy.path.rglob("*.npz")) and "ntkbench report" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("modules,fragment", [
+    (["no_such_module"], "The claims module no_such_module cannot be imported"),
+    (["plain_module"], "The claims module plain_module (*plain_module.py) defines no `DEFINITION = Claim(...)`"),
+    (["copy_claim"], "The claims module copy_claim defines the claim 'nn_vs_ntk_exponent', a name another claim"),
+    (["toy_claim", "toy_claim"], "The claims module toy_claim defines the claim 'toy', a name another claim"),
+])
+def test_a_bad_claims_module_is_a_usage_error_before_any_computation(toy, modules, fragment):
+    toy.makepyfile(plain_module="X = 1\n",
+                   copy_claim="from ntkbench.claims.nn_vs_ntk_exponent import DEFINITION\n")
+    result = _run(toy, *[f"--claims-module={m}" for m in modules[1:]], claims_module=modules[0])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{fragment}*"])
+    assert not list(toy.path.rglob("*.npz"))
+
+
+def test_a_claim_no_module_registers_is_a_usage_error(toy):
+    toy.makepyfile(other_claim=TOY_CLAIM.replace('Claim("toy"', 'Claim("other"'))
+    result = _run(toy, claims_module="other_claim")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*tests are marked claim('toy'), a claim no module registers*--claims-module*"])

@@ -13,3 +13,28 @@ def test_ci_runs_the_readme_commands():
     assert len(commands) == 3
     ci_commands = re.findall(r"^step \"[^\"]+\" '(.*)'$", ci, flags=re.M)
     assert sorted(commands) == sorted(ci_commands)
+
+
+def blocks(section: str) -> list[tuple[str, str]]:
+    """(language, code) of every fenced block in the README section titled `section`."""
+    text = (ROOT / "README.md").read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```(\w*)\n(.*?)^```$", text, flags=re.M | re.S)
+
+
+def pytest_args(command: str) -> list[str]:
+    """A README `pytest ...` command's arguments, the suite files read from this checkout."""
+    return [str(ROOT / a) if a.startswith("suites/") else a for a in command.split()[1:]]
+
+
+def test_the_adding_a_claim_example_runs_end_to_end(pytester):
+    (_, module), (_, suite), (_, commands) = blocks("Adding a claim")
+    pytester.makepyfile(xor_claim=module, test_xor_ntk=suite)
+    pytester.syspathinsert()
+    regen, check = commands.splitlines()
+    options = ["-p", "ntkbench.pytest_plugin", "--executor=local", f"--cache-dir={pytester.path / 'cache'}",
+               f"--report-dir={pytester.path / 'reports'}"]
+    pytester.runpytest_inprocess(*options, *pytest_args(regen)).assert_outcomes(passed=2)
+    result = pytester.runpytest_inprocess(*options, *pytest_args(check))
+    result.assert_outcomes(passed=2)
+    assert (pytester.path / "baselines" / "quick" / "xor_ntk.json").exists()
+    result.stdout.fnmatch_lines(["ntkbench report: *index.html"])

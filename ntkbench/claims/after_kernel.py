@@ -29,6 +29,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 
@@ -36,9 +37,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import baselines, kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, data_args, deviations, load_task, measured_critical_lr,
-                                      ntk_gram, shared, spec, training)
+from ntkbench import baselines, config, experiment, kernel_train, models, scaling, stats, train
+from ntkbench.claims.protocol import (KERNEL_FIT, data_args, deviations, measured_critical_lr, network_spec,
+                                      ntk_gram, shared, shrunk, task_of, training)
+from ntkbench.claims.registry import Claim
 from ntkbench.config import AfterKernelConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -68,11 +70,11 @@ def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray, data_
     p = cfg["protocol"]
     grid, n_max = p["n_grid"], p["n_grid"][-1]
     sizes = _sizes(cfg["m_grid"], cfg["fixed_m"], grid)
-    task = load_task(p["task"], _pool(cfg["m_grid"], cfg["fixed_m"], grid), p["n_test"], p["seed"], data_dir)
+    task = task_of(p, _pool(cfg["m_grid"], cfg["fixed_m"], grid), data_dir)
     x = np.concatenate([task.x_pool[:n_max], task.x_pool[sizes[-1]:], task.x_test])
     y_fresh = task.y_pool[sizes[-1]:]
     test = slice(2 * n_max, None)
-    arch = spec(p["task"], p["width"], p["depth"])
+    arch = network_spec(p, p["width"])
     net = models.network(arch)
     key = jax.random.fold_in(jax.random.PRNGKey(p["seed"]), trial)
     params0 = net.init(key, jnp.asarray(x[:1]))["params"]
@@ -264,3 +266,9 @@ def _km_plot(cfg, curves):
 def quick_tolerance(statistic: str) -> dict:
     """Exponents and error gaps: 0.02 (absolute); verdicts must not change."""
     return {"absolute": 0.02}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.after_kernel, run, quick_tolerance,
+                   shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol), m_grid=(4, 8, 16), n0=4,
+                                                          fixed_m=(8, 16)),
+                   with_experiment=experiment.after_kernel_config)

@@ -20,8 +20,9 @@ import time
 
 import numpy as np
 
-from ntkbench import baselines, scaling, stats
-from ntkbench.claims.protocol import MODELS, deviations, measured_critical_lr, ntk_gram, setting_curves, shared
+from ntkbench import baselines, config, experiment, scaling, stats
+from ntkbench.claims.protocol import MODELS, deviations, measured_critical_lr, ntk_gram, setting_curves, shared, shrunk
+from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistics
@@ -176,3 +177,8 @@ def _exponent_plot(ax, statistics) -> None:
 def quick_tolerance(statistic: str) -> dict:
     """Exponents and their differences: 0.02 (absolute); verdicts must not change."""
     return {"absolute": 0.02}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_exponent, run, quick_tolerance,
+                   shrink=lambda cfgs: tuple(shrunk(c) for c in cfgs),
+                   with_experiment=experiment.exponent_configs)

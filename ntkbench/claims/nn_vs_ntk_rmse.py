@@ -32,6 +32,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
@@ -39,7 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from ntkbench import baselines, models, stats, train
+from ntkbench import baselines, config, models, stats, train
+from ntkbench.claims.registry import Claim
 from ntkbench.config import RmseConfig
 from ntkbench.data.ntkb_simulation import n_fit_network, simulate_trial
 from ntkbench.kernels import closed_form, infinite
@@ -262,3 +264,7 @@ def quick_tolerance(statistic: str) -> dict:
     if kind == "diff":
         return {"absolute": 0.01}
     return {"relative": 1e-6 if row in KERNEL_ROWS else 0.02}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_rmse, run, quick_tolerance,
+                   shrink=lambda cfg: dataclasses.replace(cfg, trials=2, widths=(8, 8), epochs=(2, 2)))

@@ -33,15 +33,17 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, deviations, load_task,
-                                      measured_critical_lr, ntk_gram, per_trial, shared, spec, training)
+from ntkbench import config, experiment, kernel_train, models, scaling, stats, train
+from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, deviations, measured_critical_lr,
+                                      network_spec, ntk_gram, per_trial, shared, shrunk, task_of, training)
+from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
 from ntkbench.report import plots
@@ -58,9 +60,9 @@ STEADY = 2 / 3  # the late segment keeps at least two thirds of the middle segme
 def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> dict:
     p = cfg["protocol"]
     n = p["n_grid"][-1]
-    task = load_task(p["task"], n, p["n_test"], p["seed"], data_dir)
+    task = task_of(p, n, data_dir)
     x = np.concatenate([task.x_pool[:n], task.x_test])
-    arch = spec(p["task"], p["width"], p["depth"])
+    arch = network_spec(p, p["width"])
     key = jax.random.fold_in(jax.random.PRNGKey(p["seed"]), trial)
     params0 = models.network(arch).init(key, jnp.asarray(x[:1]))["params"]
     y = task.y_pool[:n]
@@ -312,3 +314,8 @@ def _scaling_plot(grid, nn, scaling_errors, fitted):
 def quick_tolerance(statistic: str) -> dict:
     """The breakpoint step: 50% (relative); slopes, exponents: 0.05 (absolute); verdicts must not change."""
     return {"relative": 0.5} if statistic == "breakpoint_step" else {"absolute": 0.05}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.no_phase_transition, run, quick_tolerance,
+                   shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol, steps=64), snapshots=12),
+                   with_experiment=experiment.phase_config)

@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import kernel_train, models, train
-from ntkbench.config import ExponentConfig, ExponentSetting
-from ntkbench.data import images, tasks
+from ntkbench.config import ExponentConfig, ExponentSetting, LayerConfig, NpzData
+from ntkbench.data import images, npz, tasks
 from ntkbench.kernels import empirical, infinite
 from ntkbench.runner import Cell, Runner
 
@@ -75,11 +75,14 @@ ROWS_PER_CELL = 512
 
 
 @functools.lru_cache(maxsize=2)
-def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir) -> tasks.Task:
-    """The named task's pool (n_pool) and test set; image tasks read `data_dir`.
+def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir, data: NpzData | None = None) -> tasks.Task:
+    """The named task's pool (n_pool) and test set; image tasks read `data_dir`, a
+    researcher's task (`data` given) its .npz files.
 
     Cached: a worker's cells share one load (reading CIFAR-5m per cell would dominate).
     """
+    if data is not None:
+        return npz.binary_task(name, data, n_pool, n_test, seed)
     if name == "xor":
         return tasks.xor_task(n_pool, n_test, seed=seed)
     if name == "digits-parity":
@@ -91,19 +94,50 @@ def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir) -> tasks
     raise ValueError(f"unknown task {name!r}; the protocol knows {', '.join(TASKS)}")
 
 
+def task_of(cfg: dict, n_pool: int, data_dir) -> tasks.Task:
+    """`load_task` of a protocol dict (`shared`) with a pool of `n_pool`."""
+    return load_task(cfg["task"], n_pool, cfg["n_test"], cfg["seed"], data_dir, _npz(cfg))
+
+
+def _npz(cfg: dict) -> NpzData | None:
+    return NpzData(**cfg["data"]) if cfg.get("data") else None
+
+
 def inputs(task: tasks.Task, n_max: int) -> np.ndarray:
     """pool[:n_max] then the test set: the rows of every Gram of the protocol."""
     return np.concatenate([task.x_pool[:n_max], task.x_test])
 
 
-def spec(task: str, width: int, depth: int) -> models.Spec:
-    """The task's architecture: Myrtle-`depth` on CIFAR-5m-bin, the 5-layer CNN on
-    SVHN-parity, else a ReLU MLP with `depth` hidden layers."""
-    if task == "cifar5m-bin":
-        return models.myrtle(depth, width)
-    if task == "svhn-parity":
-        return models.cnn5(width)
-    return models.mlp([width] * depth, W_std=2**0.5, b_std=0.1)
+FACTORIES = {
+    "mlp": lambda width, depth: models.mlp([width] * depth, W_std=2**0.5, b_std=0.1),
+    "myrtle": lambda width, depth: models.myrtle(depth, width),
+    "cnn5": lambda width, depth: models.cnn5(width),
+}
+LAYERS = {layer.__name__: layer for layer in models.Layer.__args__}
+
+
+def spec(task: str, width: int, depth: int, architecture: str | tuple | None = None) -> models.Spec:
+    """The architecture at `width`: `architecture` names a factory (mlp: a ReLU MLP with
+    `depth` hidden layers, myrtle: Myrtle-`depth`, cnn5: the 5-layer CNN) or lists layers
+    (`LayerConfig`s or their dicts); None: the task's own, Myrtle on CIFAR-5m-bin, the
+    5-layer CNN on SVHN-parity, else the MLP."""
+    if architecture is None:
+        architecture = {"cifar5m-bin": "myrtle", "svhn-parity": "cnn5"}.get(task, "mlp")
+    if isinstance(architecture, str):
+        return FACTORIES[architecture](width, depth)
+    return tuple(layer(width, LayerConfig(**c) if isinstance(c, dict) else c) for c in architecture)
+
+
+def layer(width: int, c: LayerConfig) -> models.Layer:
+    """The `ntkbench.models` layer `c` describes, `width` wide where `c` gives none."""
+    fields = {f.name for f in dataclasses.fields(LAYERS[c.kind])}
+    given = dict(width=c.width or width, W_std=c.W_std, b_std=c.b_std)
+    return LAYERS[c.kind](**{k: v for k, v in given.items() if k in fields})
+
+
+def network_spec(cfg: dict, width: int) -> models.Spec:
+    """`spec` of a protocol dict (`shared`) at `width`."""
+    return spec(cfg["task"], width, cfg["depth"], cfg.get("architecture"))
 
 
 def _digest(x: np.ndarray) -> str:
@@ -120,7 +154,7 @@ def ntk_rows(gram: dict, rows: tuple[int, int], load: tuple) -> dict:
         raise RuntimeError(f"The {load[0]} inputs this worker loaded from data_dir={load[-1]} "
                            "differ from those of the process that scheduled their kernel; give every "
                            "worker the same copy of the data.")
-    arch = spec(gram["task"], 1, gram["depth"])
+    arch = network_spec(gram, 1)
     if a >= n:
         return {"ntk": infinite.kernels(arch, x[a:b], x[:n]).ntk}
     return {"ntk": np.concatenate([infinite.kernels(arch, x[a:b]).ntk,
@@ -141,8 +175,9 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     computed once and survives a killed run.
     """
     n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
-    load = (cfg["task"], n_pool or n_max, n_test, cfg["seed"], str(data_dir) if data_dir else None)
-    params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max, inputs=_digest(inputs(load_task(*load), n_max)))
+    load = (cfg["task"], n_pool or n_max, n_test, cfg["seed"], str(data_dir) if data_dir else None, _npz(cfg))
+    params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max, inputs=_digest(inputs(load_task(*load), n_max)),
+                  **{k: cfg[k] for k in ("architecture",) if k in cfg})
     blocks = [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
               for a in range(start, end, ROWS_PER_CELL)]
     found = runner.map([Cell("protocol.ntk_rows/3", functools.partial(ntk_rows, load=load),
@@ -164,8 +199,8 @@ def prefix_gram(cfg: dict, full: np.ndarray, n: int, runner: Runner, data_dir=No
     otherwise."""
     n_max, small = cfg["n_grid"][-1], cfg | {"n_grid": (n,)}
     data = str(data_dir) if data_dir else None
-    pool = inputs(load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data), n_max)
-    if not np.array_equal(inputs(load_task(cfg["task"], n, cfg["n_test"], cfg["seed"], data), n),
+    pool = inputs(task_of(cfg, n_max, data), n_max)
+    if not np.array_equal(inputs(task_of(cfg, n, data), n),
                           np.concatenate([pool[:n], pool[n_max:]])):
         return ntk_gram(small, runner, data_dir)
     return np.concatenate([full[:n, :n], full[n_max:, :n]])
@@ -181,7 +216,7 @@ def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) 
     rate is measured rather than derived. `ntk` is the task's `ntk_gram`.
     """
     n_max = cfg["n_grid"][-1]
-    task = load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
+    task = task_of(cfg, n_max, data_dir)
     k = ntk[:n_max, :n_max]
     y = task.y_pool[:n_max]
     key = jax.random.PRNGKey(cfg["seed"])
@@ -218,9 +253,9 @@ def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical
     """
     s = ExponentSetting("cell", **training)
     grid, n_max = cfg["n_grid"], cfg["n_grid"][-1]
-    task = load_task(cfg["task"], n_max, cfg["n_test"], cfg["seed"], data_dir)
+    task = task_of(cfg, n_max, data_dir)
     x = inputs(task, n_max)
-    arch = spec(cfg["task"], s.width or cfg["width"], cfg["depth"])
+    arch = network_spec(cfg, s.width or cfg["width"])
     lr = s.lr_factor * cfg["lr_fraction"] * critical
     net = models.network(arch)
     keys = [jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), t) for t in trials]
@@ -268,8 +303,19 @@ def per_trial(cells: list[dict]) -> list[dict]:
 
 
 def shared(cfg: ExponentConfig) -> dict:
-    """The config's protocol fields, as cells take them (no settings, scale or grouping)."""
-    return {k: v for k, v in cfg.as_dict().items() if k not in ("settings", "scale", "trials_per_cell")}
+    """The config's protocol fields, as cells take them (no settings, scale or grouping);
+    `architecture` and `data` only when a researcher's experiment sets them, so that the
+    presets' cells keep the store addresses they had before those fields existed."""
+    return {k: v for k, v in cfg.as_dict().items() if k not in ("settings", "scale", "trials_per_cell")
+            and not (k in ("architecture", "data") and v is None)}
+
+
+def shrunk(cfg: ExponentConfig, **sizes) -> ExponentConfig:
+    """`cfg` with every size cut to seconds (`sizes` override them) and the widths of its
+    width settings cut to 4; task, settings and names kept (the full-scale path tests)."""
+    settings = tuple(dataclasses.replace(s, width=4) if s.width else s for s in cfg.settings)
+    return dataclasses.replace(cfg, settings=settings, **{
+        **dict(n_grid=(4, 8), n_test=4, width=2, trials=2, steps=16, batch_size=4, eval_points=6), **sizes})
 
 
 def data_args(data_dir) -> dict:

@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import time
 
+import dataclasses
+
 import numpy as np
 
-from ntkbench import scaling, stats
+from ntkbench import config, experiment, scaling, stats
 from ntkbench.claims.protocol import (curve_cells, deviations, measured_critical_lr, ntk_gram, per_trial,
-                                      prefix_gram, shared, training)
+                                      prefix_gram, shared, shrunk, training)
+from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
 from ntkbench.results import ClaimResult, Figure, Statistics
@@ -181,3 +184,9 @@ def _width_plot(widths, curve):
 def quick_tolerance(statistic: str) -> dict:
     """Slopes per doubling of width 0.005, error gaps 0.02 (absolute); verdicts must not change."""
     return {"absolute": 0.005 if statistic.startswith("entk_trend") else 0.02}
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.width_deterioration, run, quick_tolerance,
+                   shrink=lambda cfgs: tuple(dataclasses.replace(c, protocol=shrunk(c.protocol), n=8, widths=(1, 2, 4))
+                                             for c in cfgs),
+                   with_experiment=experiment.width_configs)

@@ -45,6 +45,7 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
         statistics = result.statistics if result else {}
         rendered.append({
             "name": c["name"], "result": result, "error": c["error"], "tests": c["tests"],
+            "no_baseline": c.get("no_baseline"),
             "outcomes": collections.Counter(o for _, o in c["tests"]),
             "word": _word(result.outcome) if result else "error",
             "decisions": of_role(statistics, DECISION),

@@ -28,8 +28,9 @@ import time
 
 import numpy as np
 
-from ntkbench import stats
+from ntkbench import config, stats
 from ntkbench.claims.practical_limits import forgetting, movement, optimisation, uncertainty
+from ntkbench.claims.registry import Claim
 from ntkbench.config import PracticalConfig
 from ntkbench.results import ClaimResult, Statistics
 from ntkbench.runner import Cell, Runner
@@ -125,3 +126,16 @@ def quick_tolerance(statistic: str) -> dict:
     if statistic.startswith(("d/", "control/d")):
         return {"absolute": 0.05}
     return {"absolute": 0.01 if statistic.startswith("c/") else 0.15}
+
+
+def _shrunk(cfg: PracticalConfig) -> PracticalConfig:
+    """Every experiment's widths, depths, samples and steps cut to seconds."""
+    return dataclasses.replace(
+        cfg, seeds=2, n_test=16,
+        movement=dataclasses.replace(cfg.movement, depths=(2, 4), widths=(4, 8), n=16, steps=8),
+        optimisation=dataclasses.replace(cfg.optimisation, widths=(4, 8), n=8, max_gn_steps=3, max_gd_steps=8),
+        forgetting=dataclasses.replace(cfg.forgetting, widths=(4, 8), n=16, steps=(4, 8)),
+        uncertainty=dataclasses.replace(cfg.uncertainty, widths=(4, 8), n=16, steps=8))
+
+
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.practical_limits, run, quick_tolerance, shrink=_shrunk)
