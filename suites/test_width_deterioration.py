@@ -13,7 +13,12 @@ from ntkbench.pytest_plugin import cases, claim_config
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 RULES = ("entk_trend", "entk_approach", "nn_interior_min", "nn_below_ntk")
-DID_NOT_REPRODUCE: dict[str, str] = {}
+DID_NOT_REPRODUCE = {
+    "nn_interior_min/xor": "quick scale: contradicted, -0.037, CI [-0.070, -0.004]: the networks of width 2 and 4 "
+                           "did not fit their training set (training error 0.40, 0.21) and are left out; from "
+                           "width 8 on the network only deteriorates toward the NTK (its best kept width is the "
+                           "narrowest)",
+}
 
 
 def pytest_generate_tests(metafunc):
