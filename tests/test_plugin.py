@@ -21,7 +21,7 @@ def cell(i):
 
 def run(cfg, runner, data_dir=None):
     RUNS.append(cfg)
-    xs = [r["x"] for r in runner.map([Cell("toy/1", cell, {"i": i}) for i in range(1, 5)], "toy")]
+    xs = [r["x"] for r in runner.map([Cell("toy", cell, {"i": i}) for i in range(1, 5)], "toy")]
     statistics = Statistics()
     statistics.decide("mean", mean_ci(xs), "the mean", direction=+1, diverged=0.0)
     statistics.control("copy", mean_ci([x - 2.5 for x in xs]), "centred", direction=+1, diverged=0.0)

@@ -379,13 +379,13 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     c = cfg.as_dict()
     movement = movement_cells(cfg)
-    moved = runner.map([Cell(f"{CLAIM}.movement/3", kernel_movement, dict(cfg=c, depth=d, width=w, lr_factor=f))
+    moved = runner.map([Cell(f"{CLAIM}.movement", kernel_movement, dict(cfg=c, depth=d, width=w, lr_factor=f))
                         for d, w, f in movement], "a: kernel movement")
-    optimised = runner.map([Cell(f"{CLAIM}.optimisation/1", optimisation, dict(cfg=c, width=w))
+    optimised = runner.map([Cell(f"{CLAIM}.optimisation", optimisation, dict(cfg=c, width=w))
                             for w in cfg.widths_gn], "b: Gauss-Newton vs GD")
-    learned = runner.map([Cell(f"{CLAIM}.continual/1", continual, dict(cfg=c, width=w))
+    learned = runner.map([Cell(f"{CLAIM}.continual", continual, dict(cfg=c, width=w))
                           for w in cfg.widths_cl], "c: continual learning")
-    calibrated = runner.map([Cell(f"{CLAIM}.uncertainty/3", uncertainty, dict(cfg=c, width=w))
+    calibrated = runner.map([Cell(f"{CLAIM}.uncertainty", uncertainty, dict(cfg=c, width=w))
                              for w in cfg.widths_uq], "d: uncertainty")
 
     def grid(cells, key):
