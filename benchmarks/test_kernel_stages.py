@@ -204,3 +204,20 @@ def test_one_program_vs_parts(benchmark, best_of, name):
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     benchmark.extra_info["parts_speedup"] = whole / parts
     print(f"\n{name}: one program per part {whole / parts:.1f}x faster than one program per tile")
+
+
+@pytest.mark.parametrize("float64", [False, True], ids=["f32", "f64"])
+def test_myrtle1d_throughput_and_mnist1d_gram_time(benchmark, best_of, float64):
+    """Entries/s of the 1-D Myrtle-5 NTK + NNGP on 40-sample signals (a 256 x 256 block of
+    distinct signals, variance passes included), and the time of an MNIST-1D Gram of a
+    4096-signal pool plus 1000 test signals against the pool (pool x pool symmetric)."""
+    spec = models.myrtle1d()
+    x1, x2 = np.random.default_rng(0).normal(size=(2, 256, 40, 1))
+    infinite.kernels(spec, x1[:16], x2[:16], float64=float64)
+    rate = 256 * 256 / best_of(lambda: infinite.kernels(spec, x1, x2, float64=float64), 2)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    entries = 4096 * 4097 / 2 + 1000 * 4096
+    benchmark.extra_info["entries/s"] = rate
+    print(f"\nmyrtle1d 40 x 1 ({jax.default_backend()}, {'float64' if float64 else 'float32'}): "
+          f"{rate:.4g} entries/s; (4096 + 1000) x 4096 Gram, {entries / 1e6:.1f}M entries: "
+          f"{entries / rate / 60:.1f} min")

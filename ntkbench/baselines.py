@@ -60,6 +60,16 @@ def load(scale: str, claim: str, root: Path = ROOT) -> dict:
     return data
 
 
+def published(claim: str, root: Path = ROOT) -> dict[str, float]:
+    """The papers' published numbers for `claim` by statistic name (baselines/paper), for
+    figures and tables that show them beside ours; {} where the paper publishes none."""
+    file = path("paper", claim, root)
+    if not file.exists():
+        return {}
+    return {name: entry["value"] for name, entry in load("paper", claim, root)["statistics"].items()
+            if "value" in entry}
+
+
 def _validate(name: str, entry: dict) -> None:
     if "value" not in entry and "verdict" not in entry:
         raise ValueError(f"statistic '{name}' has neither 'value' nor 'verdict'")

@@ -115,10 +115,10 @@ EXPONENT_ABLATIONS = (
 
 QUICK_MLP = dict(n_test=1000, width=64, depth=2, trials=8, steps=2000, batch_size=64,
                  n_grid=(64, 128, 256, 512, 1024))
-# The exponent claim's XOR grid reaches n = 4096, where the network's curve falls steeply (at
-# n <= 1024 every model's error sits near chance at small n); 2000 steps of 64 are some 30
-# epochs of the largest n. The claims that train a network per n and per snapshot or after-
-# kernel (after_kernel, no_phase_transition) stay at n <= 1024 for the 20-minute budget.
+# The XOR grid reaches n = 4096, where the network's curve falls steeply (at n <= 1024 every
+# model's error sits near chance at small n, and after_kernel's fit range held 2 points);
+# 2000 steps of 64 are some 30 epochs of the largest n. no_phase_transition follows its
+# kernel on n = 1024: at 4096 its 30 snapshot fits (one eigh each) would take some 20 minutes.
 QUICK_XOR = QUICK_MLP | dict(n_grid=(64, 128, 256, 512, 1024, 2048, 4096))
 # 8 trials: with 4, the calibrated rules had 48% power for the width claim's dip and 62% for
 # K_n(n) tracking the network at the effects of [V] Fig. 2b, 4a (tests/test_calibration.py).
@@ -202,7 +202,7 @@ def after_kernel(scale: str) -> AfterKernelConfig:
         return AfterKernelConfig(scale, ExponentConfig(scale, "cifar5m-bin", BASE, **FULL_MYRTLE),
                                  m_grid=(500, 2000, 8000, 16_000, 64_000), n0=500,
                                  fixed_m=(16_000, 64_000))
-    return AfterKernelConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_MLP),
+    return AfterKernelConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_XOR),
                              m_grid=(128, 256, 512, 1024, 2048, 4096), n0=128, fixed_m=(1024, 4096))
 
 
@@ -230,9 +230,62 @@ def no_phase_transition(scale: str) -> PhaseConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MovementConfig:
+    """(a) How far the ENTK moves in training, on a grid of depths x widths.
+
+    `n` training points, `steps` SGD steps; `kernel_regime_change` is the relative change
+    below which a network counts as in the kernel regime; the lazy control trains the
+    deepest, widest network at lr x `lazy_lr_factor`.
+    """
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    n: int
+    steps: int
+    kernel_regime_change: float
+    lazy_lr_factor: float
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimisationConfig:
+    """(b) Steps to the training-loss target `loss_target`: damped Gauss-Newton (damping
+    relative to lambda_max(K)) and GD, capped at `max_gn_steps` / `max_gd_steps`, on
+    networks of one `depth`, `n` points; the lazy control scales the network by `lazy_scale`.
+    """
+
+    depth: int
+    widths: tuple[int, ...]
+    n: int
+    loss_target: float
+    damping: float
+    lazy_scale: float
+    max_gn_steps: int
+    max_gd_steps: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ForgettingConfig:
+    """(c) Two tasks of `n` points in sequence, `steps` per task: (short, to convergence)."""
+
+    widths: tuple[int, ...]
+    n: int
+    steps: tuple[int, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class UncertaintyConfig:
+    """(d) Regression on `n` points with noise standard deviation `noise`, `steps` SGD steps."""
+
+    widths: tuple[int, ...]
+    n: int
+    steps: int
+    noise: float
+
+
+@dataclasses.dataclass(frozen=True)
 class PracticalConfig(_Config):
-    """The kernel regime's benefits vs width and depth [W]: (a) kernel movement, (b) Gauss-
-    Newton vs gradient descent, (c) forgetting on two tasks in sequence, (d) uncertainty.
+    """The kernel regime's benefits vs width and depth [W]: the settings the four
+    experiments share, and each experiment's own.
 
     ReLU MLPs (W_std sqrt 2, b_std 0.1) on teacher tasks y = sign(w . x) (d: tanh(2 w . x)
     plus noise), x ~ N(0, I_dim), trained by SGD with momentum 0.9 at lr = `lr_scale` /
@@ -245,41 +298,29 @@ class PracticalConfig(_Config):
     n_test: int
     lr_scale: float
     batch_size: int
-    depths: tuple[int, ...]
-    widths: tuple[int, ...]
-    n_movement: int
-    steps_movement: int
-    kernel_regime_change: float
-    lazy_lr_factor: float
-    depth_gn: int
-    widths_gn: tuple[int, ...]
-    n_gn: int
-    loss_target: float
-    gn_damping: float
-    lazy_scale: float
-    max_gn_steps: int
-    max_gd_steps: int
-    widths_cl: tuple[int, ...]
-    n_cl: int
-    steps_cl: tuple[int, int]
-    widths_uq: tuple[int, ...]
-    n_uq: int
-    steps_uq: int
-    noise_uq: float
+    movement: MovementConfig
+    optimisation: OptimisationConfig
+    forgetting: ForgettingConfig
+    uncertainty: UncertaintyConfig
+
+    def shared(self) -> dict:
+        """The settings every experiment's cells compute from."""
+        return dict(seeds=self.seeds, dim=self.dim, n_test=self.n_test, lr_scale=self.lr_scale,
+                    batch_size=self.batch_size)
 
 
 def practical_limits(scale: str) -> PracticalConfig:
     """Quick: widths up to 512 (MLPs of 16 layers of 512 take 17 s per run on one core);
     full and paper (the same: [W] publishes no protocol): up to 4096 and depth 32, a GPU job."""
-    common = dict(dim=20, n_test=1000, lr_scale=0.3, batch_size=32, kernel_regime_change=0.1,
-                  lazy_lr_factor=0.01, depth_gn=4, n_gn=64, loss_target=1e-3, gn_damping=1e-4, lazy_scale=100.0,
-                  max_gn_steps=50,
-                  max_gd_steps=2000, n_cl=256, steps_cl=(100, 1000), n_uq=128, steps_uq=1000,
-                  noise_uq=0.1, n_movement=256, steps_movement=500)
     if check_scale(scale) in GPU_SCALES:
-        wide = (16, 64, 256, 1024, 4096)
-        return PracticalConfig(scale, seeds=8, depths=(2, 4, 8, 16, 32), widths=wide, widths_gn=wide,
-                               widths_cl=wide, widths_uq=wide, **common)
-    return PracticalConfig(scale, seeds=5, depths=(2, 4, 8, 16), widths=(16, 64, 256, 512),
-                           widths_gn=(16, 64, 256, 512), widths_cl=(16, 64, 256, 512),
-                           widths_uq=(16, 64, 256, 512), **common)
+        seeds, depths, widths = 8, (2, 4, 8, 16, 32), (16, 64, 256, 1024, 4096)
+    else:
+        seeds, depths, widths = 5, (2, 4, 8, 16), (16, 64, 256, 512)
+    return PracticalConfig(
+        scale, seeds=seeds, dim=20, n_test=1000, lr_scale=0.3, batch_size=32,
+        movement=MovementConfig(depths, widths, n=256, steps=500, kernel_regime_change=0.1,
+                                lazy_lr_factor=0.01),
+        optimisation=OptimisationConfig(depth=4, widths=widths, n=64, loss_target=1e-3, damping=1e-4,
+                                        lazy_scale=100.0, max_gn_steps=50, max_gd_steps=2000),
+        forgetting=ForgettingConfig(widths, n=256, steps=(100, 1000)),
+        uncertainty=UncertaintyConfig(widths, n=128, steps=1000, noise=0.1))

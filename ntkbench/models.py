@@ -1,23 +1,27 @@
 """Architecture specs and the flax networks they define (NTK parameterization).
 
-A spec is a tuple of layers: Dense, Conv (3x3, SAME, stride 1), ReLU, AvgPool (2x2,
-stride 2), GlobalAvgPool and Flatten; images are NHWC. The same spec gives the finite network (`network(spec)`, a
-flax.linen module), its empirical NTK (`kernels.empirical`) and its infinite-width NNGP and
-NTK (`kernels.infinite`), so that the three views of one architecture cannot drift apart.
+A spec is a tuple of layers: Dense, Conv (3x3, SAME, stride 1), Conv1D (3 taps, SAME,
+stride 1), ReLU, AvgPool (2x2, stride 2), AvgPool1D (2 taps, stride 2), GlobalAvgPool and
+Flatten. Images are NHWC (n, H, W, C), signals (n, length, C); GlobalAvgPool and Flatten
+take either. The same spec gives the finite network (`network(spec)`, a flax.linen
+module), its empirical NTK (`kernels.empirical`) and its infinite-width NNGP and NTK
+(`kernels.infinite`), so that the three views of one architecture cannot drift apart.
 
 NTK parameterization: a Dense layer computes W_std / sqrt(fan_in) * x @ W + b_std * b with
-W, b ~ N(0, 1) (a Conv layer likewise, with fan_in = 9 * channels); the network is trained
-in these (W, b) coordinates.
+W, b ~ N(0, 1) (a Conv layer likewise, with fan_in = 9 * channels; Conv1D with 3 *
+channels); the network is trained in these (W, b) coordinates.
 
 References:
   Jacot, Gabriel, Hongler, "Neural Tangent Kernel", NeurIPS 2018.
   Novak et al., "Neural Tangents: fast and easy infinite neural networks in Python", ICLR 2020.
+  Greydanus, "Scaling down deep learning", arXiv:2011.14439 (2020): MNIST-1D, and the
+  1-D CNNs it is meant for.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence, Union
+from typing import ClassVar, Sequence, Union
 
 import flax.linen as nn
 import jax
@@ -38,6 +42,14 @@ class Dense(_Weighted):
 class Conv(_Weighted):
     """3x3 convolution, SAME padding, stride 1, with `width` output channels."""
 
+    dims: ClassVar[int] = 2
+
+
+class Conv1D(_Weighted):
+    """3-tap convolution of signals, SAME padding, stride 1, with `width` output channels."""
+
+    dims: ClassVar[int] = 1
+
 
 @dataclasses.dataclass(frozen=True)
 class Relu:
@@ -48,18 +60,27 @@ class Relu:
 class AvgPool:
     """2x2 average pooling, stride 2 (VALID)."""
 
+    dims: ClassVar[int] = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class AvgPool1D:
+    """2-tap average pooling of signals, stride 2 (VALID)."""
+
+    dims: ClassVar[int] = 1
+
 
 @dataclasses.dataclass(frozen=True)
 class GlobalAvgPool:
-    """Mean over all pixels, one value per channel."""
+    """Mean over all pixels (or samples of a signal), one value per channel."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Flatten:
-    """Images (n, H, W, C) to vectors (n, H * W * C)."""
+    """Images (n, H, W, C) to vectors (n, H * W * C); signals (n, L, C) to (n, L * C)."""
 
 
-Layer = Union[Dense, Conv, Relu, AvgPool, GlobalAvgPool, Flatten]
+Layer = Union[Dense, Conv, Conv1D, Relu, AvgPool, AvgPool1D, GlobalAvgPool, Flatten]
 Spec = tuple[Layer, ...]
 
 
@@ -71,6 +92,9 @@ def mlp(widths: Sequence[int], out: int = 1, W_std: float = 1.0, b_std: float = 
     return tuple(layers) + (Dense(out, W_std, b_std),)
 
 
+_MYRTLE_GROUPS = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}
+
+
 def myrtle(depth: int = 5, width: int = 64, out: int = 1) -> Spec:
     """Myrtle CNN (Shankar et al. 2020) for 32x32 inputs; depth 5, 7 or 10.
 
@@ -78,9 +102,27 @@ def myrtle(depth: int = 5, width: int = 64, out: int = 1) -> Spec:
     AvgPool, two more AvgPools (32 -> 1), Flatten, Dense; W_std = sqrt(2), b_std = 0.
     """
     conv = (Conv(width, 2**0.5, 0.0), Relu())
-    groups = {5: (2, 1, 1), 7: (2, 2, 2), 10: (3, 3, 3)}[depth]
-    layers = sum((conv * k + (AvgPool(),) for k in groups), ())
+    layers = sum((conv * k + (AvgPool(),) for k in _MYRTLE_GROUPS[depth]), ())
     return layers + (AvgPool(), AvgPool(), Flatten(), Dense(out, 2**0.5, 0.0))
+
+
+def myrtle1d(depth: int = 5, width: int = 64, out: int = 1) -> Spec:
+    """The Myrtle pattern for 40-sample signals (MNIST-1D); depth 5, 7 or 10.
+
+    As `myrtle`, with Conv1D and AvgPool1D: three groups of [Conv1D, ReLU] (2/1/1, 2/2/2
+    or 3/3/3) each followed by an AvgPool1D (40 -> 20 -> 10 -> 5), then GlobalAvgPool and
+    a Dense readout; W_std = sqrt(2), b_std = 0. Where the 2-D Myrtle pools its last 4x4 on
+    to one pixel and flattens, five samples do not halve (a VALID pool would drop the
+    fifth), so one global mean over them takes the place of the last poolings.
+
+    References:
+      Shankar, Fang, Guo, Fridovich-Keil, Schmidt, Ragan-Kelley, Recht, "Neural kernels
+      without tangents", ICML 2020 (the Myrtle networks).
+      Greydanus, "Scaling down deep learning", arXiv:2011.14439 (2020): 40-sample MNIST-1D.
+    """
+    conv = (Conv1D(width, 2**0.5, 0.0), Relu())
+    layers = sum((conv * k + (AvgPool1D(),) for k in _MYRTLE_GROUPS[depth]), ())
+    return layers + (GlobalAvgPool(), Dense(out, 2**0.5, 0.0))
 
 
 def cnn5(width: int = 64, out: int = 1) -> Spec:
@@ -103,19 +145,21 @@ class NTKDense(nn.Module):
 
 
 class NTKConv(nn.Module):
-    """3x3 SAME convolution in NTK parameterization; params `kernel` (3, 3, in, width), `bias`."""
+    """3x3 (`dims` 2) or 3-tap (`dims` 1) SAME convolution in NTK parameterization; params
+    `kernel` (3, 3, in, width) or (3, in, width), and `bias`."""
 
     width: int
     W_std: float
     b_std: float
+    dims: int
 
     @nn.compact
     def __call__(self, x):
-        kernel = self.param("kernel", nn.initializers.normal(1.0), (3, 3, x.shape[-1], self.width))
+        kernel = self.param("kernel", nn.initializers.normal(1.0), (3,) * self.dims + (x.shape[-1], self.width))
         bias = self.param("bias", nn.initializers.normal(1.0), (self.width,))
-        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        return (self.W_std / jnp.sqrt(9 * x.shape[-1])) * y + self.b_std * bias
+        layout = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}[self.dims]
+        y = jax.lax.conv_general_dilated(x, kernel, (1,) * self.dims, "SAME", dimension_numbers=layout)
+        return (self.W_std / jnp.sqrt(3**self.dims * x.shape[-1])) * y + self.b_std * bias
 
 
 class Network(nn.Module):
@@ -128,14 +172,17 @@ class Network(nn.Module):
         for i, layer in enumerate(self.spec):
             if isinstance(layer, Dense):
                 x = NTKDense(layer.width, layer.W_std, layer.b_std, name=f"Dense_{i}")(x)
-            elif isinstance(layer, Conv):
-                x = NTKConv(layer.width, layer.W_std, layer.b_std, name=f"Conv_{i}")(x)
+            elif isinstance(layer, (Conv, Conv1D, AvgPool, AvgPool1D)) and x.ndim != layer.dims + 2:
+                raise ValueError(f"{type(layer).__name__} needs inputs with {layer.dims} spatial axes "
+                                 f"and channels last, got shape {x.shape}")
+            elif isinstance(layer, (Conv, Conv1D)):
+                x = NTKConv(layer.width, layer.W_std, layer.b_std, layer.dims, name=f"{type(layer).__name__}_{i}")(x)
             elif isinstance(layer, Relu):
                 x = jax.nn.relu(x)
-            elif isinstance(layer, AvgPool):
-                x = nn.avg_pool(x, (2, 2), strides=(2, 2))
+            elif isinstance(layer, (AvgPool, AvgPool1D)):
+                x = nn.avg_pool(x, (2,) * layer.dims, strides=(2,) * layer.dims)
             elif isinstance(layer, GlobalAvgPool):
-                x = jnp.mean(x, axis=(1, 2))
+                x = jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
             elif isinstance(layer, Flatten):
                 x = x.reshape(x.shape[0], -1)
             else:

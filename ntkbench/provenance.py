@@ -10,9 +10,9 @@ import platform
 import subprocess
 from pathlib import Path
 
-NUMERIC_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn")
-"""The packages whose versions can change a computed number (scikit-learn: the digits and
-the RMSE study's normalised inputs); part of every cell's address."""
+NUMERIC_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn", "mnist1d")
+"""The packages whose versions can change a computed number (scikit-learn and mnist1d make
+data); part of every cell's address."""
 PACKAGES = ("ntkbench", *NUMERIC_PACKAGES, "matplotlib", "neural-tangents")
 
 

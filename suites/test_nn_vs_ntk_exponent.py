@@ -23,7 +23,7 @@ DID_NOT_REPRODUCE = {
     "diff/xor/no-momentum/NN-NTK": "quick scale: -0.005, CI [-0.024, +0.015] straddles 0",
     "diff/xor/no-early-stopping/NN-NTK": "quick scale: -0.012, CI [-0.035, +0.012] straddles 0",
     "diff/xor/width-256/NN-NTK": "quick scale: contradicted, -0.031, CI [-0.053, -0.008]: the width-256 "
-                                 "network is near-lazy and its random initial function costs it (CLAIMS.md, probes 1-3)",
+                                 "network is near-lazy and its random initial function costs it (docs/probes.md, probes 1-3)",
     "diff/xor/width-256/NN-ENTK": "quick scale: +0.007, CI [-0.009, +0.023] straddles 0 (near-lazy)",
 }
 

@@ -2,7 +2,7 @@
 network first improves and then deteriorates toward it from below.
 
 Pre-registered in the claim module's docstring; the quick sweep starts at width 2 because
-the network's optimum on the XOR-type task lies below 16 (CLAIMS.md, probe 3). Decisions
+the network's optimum on the XOR-type task lies below 16 (docs/probes.md, probe 3). Decisions
 whose measured verdict is not `supported` are strict xfails with the measured reason.
 """
 

@@ -328,23 +328,24 @@ def _practical(alpha=-0.5, gamma=1.0, gap=(1.0, 0.4), forgetting=(0.2, 0.05), ca
                level_at_widest=None):
     def simulate(rng, seeds, scale):
         cfg = config.practical_limits(scale)
-        cells = practical_limits.movement_cells(cfg)
+        cells = practical_limits.movement.cells(cfg.movement)
         depth, width = (np.array([c[i] for c in cells], np.float64) for i in (0, 1))
         change = 0.5 * (width / 16) ** alpha * (depth / 2) ** gamma
         if level_at_widest is not None:
             change = change / change[-2] * level_at_widest
         change[-1] = 0.01
         noisy = change * np.exp(0.1 * rng.normal(size=(seeds, len(cells))))
-        widths = len(cfg.widths_gn)
+        widths = len(cfg.optimisation.widths)
         ratio = 2 ** (np.linspace(*gap, widths) + 0.3 * rng.normal(size=(seeds, widths)))
         b = {"gn_nn": 10 * ratio, "gn_linear": np.full((seeds, widths), 10.0),
              "gn_lazy": np.full((seeds, widths), 10.0), "gn_lazy_linear": np.full((seeds, widths), 10.0)}
-        forget = {k: np.linspace(*forgetting, len(cfg.widths_cl)) + 0.03 * rng.normal(size=(seeds, len(cfg.widths_cl)))
+        n_cl = len(cfg.forgetting.widths)
+        forget = {k: np.linspace(*forgetting, n_cl) + 0.03 * rng.normal(size=(seeds, n_cl))
                   for k in ("short", "converged")}
         uq = {f"{model}/{metric}": 0.05 + (calibration if model == "laplace" else 0.0)
-              + 0.03 * rng.normal(size=(seeds, len(cfg.widths_uq)))
+              + 0.03 * rng.normal(size=(seeds, len(cfg.uncertainty.widths)))
               for model in ("laplace", "ntk_gp", "entk_gp") for metric in ("ece", "nll")}
-        return cfg, cells, noisy, np.zeros_like(noisy), b, forget, uq
+        return cfg, noisy, np.zeros_like(noisy), b, forget, uq
     return simulate
 
 

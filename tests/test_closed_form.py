@@ -9,7 +9,7 @@ from ntkbench.kernels.closed_form import NAMES, reference_kernels
 
 
 def _pair(x, y, name):
-    """Element-by-element transcription of CLAIMS.md section 5 (d = 15 here: x.size)."""
+    """Element-by-element transcription of docs/rmse-reference-protocol.md (d = 15 here: x.size)."""
     d = x.size
     c1 = c2 = cs = 2.0
     dot = float(x @ y)

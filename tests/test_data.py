@@ -141,3 +141,31 @@ def test_teacher_tasks_are_reproducible_balanced_and_independent():
     assert not np.allclose(a.x_pool, b.x_pool)  # each task draws its own samples
     smooth = tasks.teacher_task(200, 50, seed=3, noise=0.1, link=np.tanh)
     assert np.all(np.abs(smooth.y_pool) < 1.6) and len(np.unique(smooth.y_pool)) == 200
+
+
+def test_mnist1d_parity_shapes_labels_and_split():
+    task = tasks.mnist1d_parity(n_pool=600, n_test=200, seed=1)
+    assert task.x_pool.shape == (600, 40, 1) and task.x_test.shape == (200, 40, 1)
+    assert task.x_pool.dtype == np.float32
+    for y in (task.y_pool, task.y_test):
+        assert set(np.unique(y)) == {-1.0, 1.0} and abs(y.mean()) < 0.15
+    pool, test = task.x_pool.reshape(600, -1), task.x_test.reshape(200, -1)
+    assert not (set(map(bytes, pool)) & set(map(bytes, test)))  # disjoint
+    assert abs(np.concatenate([pool, test]).mean()) < 0.1 and 0.9 < np.concatenate([pool, test]).std() < 1.1
+
+
+def test_mnist1d_parity_is_deterministic_nested_and_leaves_global_random_state_alone():
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    small, large = tasks.mnist1d_parity(100, 50, seed=1), tasks.mnist1d_parity(600, 200, seed=1)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    np.testing.assert_array_equal(small.x_pool, large.x_pool[:100])
+    np.testing.assert_array_equal(small.x_test, large.x_test[:50])
+    tasks._mnist1d.cache_clear()
+    np.testing.assert_array_equal(tasks.mnist1d_parity(600, 200, seed=1).x_pool, large.x_pool)
+    assert not np.array_equal(tasks.mnist1d_parity(100, 50, seed=2).x_pool, small.x_pool)
+
+
+def test_mnist1d_parity_generates_more_samples_for_a_larger_pool():
+    task = tasks.mnist1d_parity(n_pool=8001, n_test=10, seed=1)
+    assert task.x_pool.shape == (8001, 40, 1)

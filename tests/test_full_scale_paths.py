@@ -62,10 +62,12 @@ def shrunk(claim: str):
     if claim == "no_phase_transition":
         return dataclasses.replace(cfg, protocol=tiny(cfg.protocol, steps=64), snapshots=12)
     if claim == "practical_limits":
-        return dataclasses.replace(cfg, seeds=2, n_test=16, depths=(2, 4), widths=(4, 8), widths_gn=(4, 8),
-                                   widths_cl=(4, 8), widths_uq=(4, 8), n_movement=16, steps_movement=8,
-                                   n_gn=8, max_gn_steps=3, max_gd_steps=8, n_cl=16, steps_cl=(4, 8),
-                                   n_uq=16, steps_uq=8)
+        return dataclasses.replace(
+            cfg, seeds=2, n_test=16,
+            movement=dataclasses.replace(cfg.movement, depths=(2, 4), widths=(4, 8), n=16, steps=8),
+            optimisation=dataclasses.replace(cfg.optimisation, widths=(4, 8), n=8, max_gn_steps=3, max_gd_steps=8),
+            forgetting=dataclasses.replace(cfg.forgetting, widths=(4, 8), n=16, steps=(4, 8)),
+            uncertainty=dataclasses.replace(cfg.uncertainty, widths=(4, 8), n=16, steps=8))
     return dataclasses.replace(cfg, trials=2, widths=(8, 8), epochs=(2, 2))
 
 

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import kernel_train, models, scaling, stats, train
+from ntkbench import baselines, kernel_train, models, scaling, stats, train
 from ntkbench.claims.protocol import (KERNEL_FIT, data_args, deviations, load_task, measured_critical_lr,
                                       ntk_gram, shared, spec, training)
 from ntkbench.config import AfterKernelConfig
@@ -49,7 +49,6 @@ CLAIM = "after_kernel"
 TITLE = "The after-kernel improves with its training data, but no fixed after-kernel scales like the network"
 SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Sec. 4, Fig. 4"
 TRACKING = 0.25  # "very close": K_n(n) within a quarter of ENTK-init's distance to the network
-PUBLISHED_BETA = {"NN": 0.291, "ENTK": 0.185, "K_16000": 0.103, "K_64000": 0.097}
 
 
 def _sizes(m_grid, fixed_m, n_grid) -> list[int]:
@@ -217,7 +216,9 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
                         _curves(grid, curves, ("NN", "ENTK", "NTK", *fixed),
                                 fit_range(cfg, curves, on_grid).mask),
                         "Mean test error over trials (points) and power laws fitted on the shaded range "
-                        "(lines); open points lie outside it. The paper's exponents: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_BETA.items()) + ".")],
+                        "(lines); open points lie outside it. The paper's exponents: "
+                        + ", ".join(f"{k.split('/')[1]} {v}" for k, v in baselines.published(CLAIM).items()
+                                    if k.startswith("beta/")) + ".")],
         seconds=time.perf_counter() - start, notes=notes)
 
 

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ntkbench import scaling, stats
+from ntkbench import baselines, scaling, stats
 from ntkbench.claims.protocol import MODELS, deviations, measured_critical_lr, ntk_gram, setting_curves, shared
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
@@ -32,10 +32,6 @@ TITLE = "The network's data-scaling exponent beats its NTK's"
 SOURCE = "[V] Vyas, Bansal, Nakkiran 2022, Claim 3.1, Fig. 1A, 2a, 3"
 KERNELS = ("NTK", "ENTK")
 PRE_REGISTERED = ("xor", "cifar5m-bin")  # tasks whose direction was stated before the first run
-PUBLISHED = {"base": (0.291, 0.213, 0.185), "lr-x3": (0.333, 0.213, None),
-             "lr-div10": (0.262, 0.213, None), "full-batch-gd": (0.294, 0.213, None),
-             "no-momentum": (0.310, 0.213, None), "no-early-stopping": (0.292, 0.219, None),
-             "width-16": (0.276, None, None), "width-1024": (0.279, None, None)}
 
 
 def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> ClaimResult:
@@ -159,6 +155,7 @@ def _curve_plot(cfgs, label, curve, train_error):
 
 def _exponent_plot(ax, statistics) -> None:
     labels = sorted({k.split("/")[1] + "/" + k.split("/")[2] for k in statistics if k.startswith("beta/")})
+    paper = {k.split("/", 2)[2]: v for k, v in baselines.published(CLAIM).items()}  # "base/NN" -> beta
     for i, label in enumerate(labels):
         for j, m in enumerate(MODELS):
             color = plots.MODEL_COLORS[m]
@@ -167,7 +164,7 @@ def _exponent_plot(ax, statistics) -> None:
             err = [[max(est.value - est.low, 0.0)], [max(est.high - est.value, 0.0)]]
             ax.errorbar(est.value, y, xerr=err, fmt="o",
                         color=color, label=m if i == 0 else None)
-            published = PUBLISHED.get(label.split("/")[1], (None,) * 3)[j]
+            published = paper.get(f"{label.split('/')[1]}/{m}")
             if published is not None:
                 ax.plot(published, y, "x", color=color)
     ax.plot([], [], "x", color="grey", label="published (CIFAR-5m-bin)")

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from ntkbench import models, stats, train
+from ntkbench import baselines, models, stats, train
 from ntkbench.config import RmseConfig
 from ntkbench.data.ntkb_simulation import n_fit_network, simulate_trial
 from ntkbench.kernels import closed_form, infinite
@@ -49,9 +49,6 @@ from ntkbench.runner import Cell, Runner
 CLAIM = "nn_vs_ntk_rmse"
 TITLE = "A trained wide network is not its NTK regression (test RMSE)"
 SOURCE = "[I] Issues with Neural Tangent Kernel Approach to Neural Networks, Sec. 4, Table"
-PUBLISHED = {"NN1": 0.207151, "NN2": 0.191916, "GP1": 0.0634271, "GP2": 0.0635353,
-             "NTKA1": 0.0808606, "NTKA2": 0.0836348, "NTKJ1": 0.063008, "NTKJ2": 0.062946,
-             "NTKB1": 0.0629396, "NTKB2": 0.0629477, "Laplacian": 0.103857}
 NATIVE = ("NNGP-native1", "NNGP-native2", "NTK-native1", "NTK-native2")
 KERNEL_ROWS = closed_form.NAMES + NATIVE
 NN_ROWS = ("NN1", "NN2")
@@ -226,8 +223,9 @@ def run(cfg: RmseConfig, runner: Runner, data_dir=None) -> ClaimResult:
         diverged[row] = int(sum(bool(r["diverged"]) for r in part))
 
     statistics = decisions(rmse, {row: n / cfg.trials for row, n in diverged.items()})
+    published = baselines.published(CLAIM)
     table = [{"model": row, "mean": float(np.mean(v)), "se": float(np.std(v) / np.sqrt(len(v))),
-              "published": PUBLISHED.get(row)} for row, v in rmse.items()]
+              "published": published.get(f"rmse/{row}")} for row, v in rmse.items()]
     notes = [f"{row}: {n} of {cfg.trials} trials diverged" for row, n in diverged.items() if n]
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfg.scale, statistics=statistics,
@@ -243,7 +241,8 @@ def run(cfg: RmseConfig, runner: Runner, data_dir=None) -> ClaimResult:
 def _boxplot(ax, rmse: dict, cfg: RmseConfig) -> None:
     rows = list(NN_ROWS) + [CONTROL] + list(KERNEL_ROWS)
     ax.boxplot([rmse[r] for r in rows], tick_labels=rows, showfliers=True)
-    published = [(i + 1, PUBLISHED[r]) for i, r in enumerate(rows) if r in PUBLISHED]
+    table = baselines.published(CLAIM)
+    published = [(i + 1, table[f"rmse/{r}"]) for i, r in enumerate(rows) if f"rmse/{r}" in table]
     ax.scatter(*zip(*published), marker="x", color="crimson", zorder=3, label="published mean")
     ax.set_ylabel("test RMSE")
     ax.set_yscale("log")

@@ -6,6 +6,8 @@ prefixes), so one Gram matrix over (n_max + test) serves every n.
 
 from __future__ import annotations
 
+import functools
+import random
 from typing import NamedTuple
 
 import numpy as np
@@ -67,6 +69,55 @@ def digits_parity(n_test: int = 773, seed: int = 0) -> Task:
     mean, std = x[:n_pool].mean(0), x[:n_pool].std(0) + 1e-6
     x = (x - mean) / std
     return Task("digits-parity", x[:n_pool], y[:n_pool], x[n_pool:], y[n_pool:])
+
+
+MNIST1D_SAMPLES = 10_000
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist1d(num_samples: int, seed: int) -> dict:
+    """mnist1d's `make_dataset` with `num_samples` and `seed`, the package's other
+    arguments at their defaults. The generator seeds Python's and numpy's global random
+    state; both are restored afterwards. About 3 s per 10,000 samples, hence the cache."""
+    import mnist1d.data
+
+    args = mnist1d.data.get_dataset_args()
+    args.num_samples, args.seed = num_samples, seed
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        return mnist1d.data.make_dataset(args)
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+
+
+def mnist1d_parity(n_pool: int, n_test: int, seed: int = 0) -> Task:
+    """Parity of the digit behind an MNIST-1D signal, +1 for odd, -1 for even.
+
+    Generated (never downloaded) by the `mnist1d` package's own `make_dataset`, with its
+    default arguments except the seed and the number of samples: `MNIST1D_SAMPLES`, or
+    the smallest multiple of it that holds the pool and the test set, so that within one
+    such size pools are prefixes of each other and the test set does not depend on the pool
+    size. The pool comes from the package's training split (its first 80%, after its
+    seeded shuffle), the test set from its test split (the rest): disjoint. Signals keep
+    the package's standardisation (one mean and standard deviation over all samples) and
+    are returned as (n, 40, 1), one channel, for 1-D CNNs; the ten digits are equally
+    frequent overall, so the labels are balanced up to the shuffle.
+
+    References:
+      Greydanus, "Scaling down deep learning", arXiv:2011.14439 (2020).
+    """
+    from mnist1d.data import get_dataset_args
+
+    split, size = get_dataset_args().train_split, MNIST1D_SAMPLES
+    while int(size * split) < n_pool or size - int(size * split) < n_test:
+        size += MNIST1D_SAMPLES
+    data = _mnist1d(size, seed)
+
+    def part(x, digits, n):
+        return x[:n, :, None].astype(np.float32), np.where(digits[:n] % 2 == 1, 1.0, -1.0).astype(np.float32)
+
+    return Task("mnist1d-parity", *part(data["x"], data["y"], n_pool), *part(data["x_test"], data["y_test"], n_test))
 
 
 def nested_grid(n_min: int, n_max: int, points: int) -> list[int]:

@@ -1,11 +1,13 @@
 """Native infinite-width NNGP and NTK of a spec, in plain JAX.
 
 The recursion runs layer by layer on the covariance of a pair of inputs (nngp) and the
-NTK; for images both carry a pair of pixel positions, shape (..., H, W, H, W):
+NTK; for images both carry a pair of pixel positions, shape (..., H, W, H, W), for signals
+(n, L, C) a pair of sample positions, shape (..., L, L):
   Dense:          nngp <- W^2 nngp + b^2,                       ntk <- W^2 ntk + nngp
   Conv 3x3 SAME:  nngp <- W^2 / 9 sum_d nngp(p + d, p' + d) + b^2, ntk likewise + nngp
+                  (Conv1D: the 3 offsets d of a signal, W^2 / 3)
   ReLU:           nngp <- T(nngp),                              ntk <- ntk * T'(nngp)
-  AvgPool 2x2:    both averaged over the 2x2 blocks of p and of p'
+  AvgPool 2x2:    both averaged over the 2x2 blocks of p and of p' (AvgPool1D: 2 samples)
   GlobalAvgPool:  both averaged over all (p, p');  Flatten: over p = p'
 with T, T' the arc-cosine maps of order 1 and 0 (Cho & Saul), which need each input's
 own standard deviation at every pixel. Those come from a first pass over each input with
@@ -18,8 +20,9 @@ arc-cosine maps bound the old recursion, not memory traffic; XLA's `arccos` cost
 multiplies per element. So the maps here need one polynomial arc-cosine and two square
 roots per pixel pair: theta enters only through pi - theta and sin(theta) = sqrt(1 - cos^2),
 and the per-pixel scales 1 / sqrt(var) are computed once per input. The 3x3 convolution is
-nine slices of one padded copy, and each convolution and pooling is an XLA program of its
-own, as fusing them with their neighbours measured slower on a CPU.
+nine slices of one padded copy (a 3-tap one three), and each convolution and pooling is an
+XLA program of its own, as fusing them with their neighbours measured slower on a CPU.
+Signals and images share this code: it works on any number of spatial axes, `dims`.
 
 References:
   Cho, Saul, "Kernel methods for deep learning", NeurIPS 2009.
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import math
 from typing import NamedTuple, Sequence
 
@@ -46,7 +50,7 @@ import numpy as np
 from jax import lax
 
 from ntkbench._compat import maybe_x64
-from ntkbench.models import AvgPool, Conv, Dense, Flatten, GlobalAvgPool, Relu, Spec
+from ntkbench.models import AvgPool, AvgPool1D, Conv, Conv1D, Dense, Flatten, GlobalAvgPool, Relu, Spec
 
 # Bytes of a tile's pixel-pair covariance. On a CPU: small enough that a tile's arrays stay
 # in a core's L2 cache (2 MiB here) from one stage to the next, large enough that
@@ -119,63 +123,91 @@ def _relu(nngp, ntk, scale1, scale2):
     return nngp, None if ntk is None else ntk * pi_minus_theta * (1 / (2 * jnp.pi))
 
 
-def _conv(k):
-    """sum over the 3x3 offsets d of k(p + d, p' + d), zero outside the image: nine
-    slices of one zero-padded copy, summed in one loop. A side of one pixel is not padded
-    and has no neighbours to add (a 1 x W signal needs 3 offsets, not 9)."""
-    h, w = k.shape[-4:-2]
-    dys, dxs = ((-1, 0, 1) if h > 1 else (0,)), ((-1, 0, 1) if w > 1 else (0,))
-    y, x = (1, 1) if h > 1 else (0, 0), (1, 1) if w > 1 else (0, 0)
+def _conv(k, dims: int):
+    """sum over the offsets d in {-1, 0, 1}^dims of k(p + d, p' + d), zero outside the
+    input: 3^dims slices of one zero-padded copy, summed in one loop. A side of one pixel
+    is not padded and has no neighbours to add (a 1 x W image needs 3 offsets, not 9)."""
+    sizes = k.shape[-dims:]
+    pads = [(1, 1, 0) if n > 1 else (0, 0, 0) for n in sizes]
     # lax.pad, not jnp.pad: jax 0.4's jnp.pad copies the array once per padded axis
-    pad = lax.pad(k, jnp.zeros((), k.dtype), [(0, 0, 0)] * (k.ndim - 4) + [y + (0,), x + (0,)] * 2)
-    top, left = y[0], x[0]
-    return sum(pad[..., top + dy:top + dy + h, left + dx:left + dx + w, top + dy:top + dy + h, left + dx:left + dx + w]
-               for dy in dys for dx in dxs)
+    pad = lax.pad(k, jnp.zeros((), k.dtype), [(0, 0, 0)] * (k.ndim - 2 * dims) + pads * 2)
+    offsets = itertools.product(*[(-1, 0, 1) if n > 1 else (0,) for n in sizes])
+    windows = (tuple(slice(p[0] + d, p[0] + d + n) for p, d, n in zip(pads, ds, sizes)) for ds in offsets)
+    return sum(pad[(..., *w, *w)] for w in windows)
 
 
-def _avg_pool(k):
-    """Mean over the 2x2 blocks of p and of p', as 16 strided slices summed in one
+def _avg_pool(k, dims: int):
+    """Mean over the 2^dims blocks of p and of p', as 4^dims strided slices summed in one
     vectorised loop (a reshaped mean is a reduction loop, measured 2-4x slower)."""
-    return sum(k[..., a::2, b::2, c::2, d::2] for a in (0, 1) for b in (0, 1) for c in (0, 1) for d in (0, 1)) / 16
+    starts = itertools.product((0, 1), repeat=2 * dims)
+    return sum(k[(..., *(slice(a, None, 2) for a in start))] for start in starts) / 4**dims
 
 
-def _flatten(k):
-    return _diagonal(k).mean(axis=(-2, -1))
+def _global_avg_pool(k, dims: int):
+    return k.mean(axis=tuple(range(-2 * dims, 0)))
 
 
-def _diagonal(k):
-    *lead, h, w, _, _ = k.shape
-    return jnp.diagonal(k.reshape(*lead, h * w, h * w), axis1=-2, axis2=-1).reshape(*lead, h, w)
+def _flatten(k, dims: int):
+    return _diagonal(k, dims).mean(axis=tuple(range(-dims, 0)))
 
 
-def _recurse(layers, nngp, ntk, scales, *, track_ntk: bool = True):
+def _diagonal(k, dims: int):
+    """k(p, p) of a pair covariance (..., *sizes, *sizes): shape (..., *sizes)."""
+    lead, sizes = k.shape[:-2 * dims], k.shape[-dims:]
+    n = math.prod(sizes)
+    return jnp.diagonal(k.reshape(*lead, n, n), axis1=-2, axis2=-1).reshape(*lead, *sizes)
+
+
+_SPATIAL = (Conv, Conv1D, AvgPool, AvgPool1D)
+_ALONE = _SPATIAL + (GlobalAvgPool, Flatten)
+_POOLS = {AvgPool: _avg_pool, AvgPool1D: _avg_pool, GlobalAvgPool: _global_avg_pool, Flatten: _flatten}
+
+
+def _check_fits(layer, dims: int):
+    """Raises if `layer` cannot take inputs with `dims` spatial axes."""
+    if isinstance(layer, _SPATIAL):
+        fits, needs = dims == layer.dims, {1: "signals (n, L, C)", 2: "images (n, H, W, C)"}[layer.dims]
+    elif isinstance(layer, (GlobalAvgPool, Flatten)):
+        fits, needs = dims > 0, "images or signals"
+    elif isinstance(layer, Dense):
+        fits, needs = dims == 0, "vectors (Flatten or GlobalAvgPool first)"
+    elif isinstance(layer, Relu):
+        fits, needs = True, ""
+    else:
+        raise TypeError(f"no infinite-width kernel for layer {layer!r}")
+    if not fits:
+        raise ValueError(f"{type(layer).__name__} cannot follow here: it needs {needs}, "
+                         f"and its inputs have {dims} spatial axes")
+
+
+def _spread(layer, k, dims: int):
+    """A weighted layer's map of k: W^2 k (Dense), W^2 / 3^dims times `_conv` (Conv, Conv1D)."""
+    if isinstance(layer, Dense):
+        return k * layer.W_std**2
+    return _conv(k, dims) * (layer.W_std**2 / 3**layer.dims)
+
+
+def _recurse(layers, nngp, ntk, scales, *, pairs: int, track_ntk: bool = True):
     """Runs `layers` on (nngp, ntk); ntk None stands for zero (before the first weighted
-    layer there is nothing to convolve), and stays None when not `track_ntk`.
+    layer there is nothing to convolve), and stays None when not `track_ntk`. The first
+    `pairs` axes index inputs: 2 for pairs (n1, n2, ...), 1 for each input with itself.
     `scales(i, nngp)` gives both inputs' broadcast (sd, 1 / sd) before the i-th ReLU here."""
-    spatial = nngp.ndim > 2  # (n1, n2) or (n,) for vectors, four more axes for images
+    dims = (nngp.ndim - pairs) // 2
     relu = 0
     for layer in layers:
-        if spatial != isinstance(layer, (Conv, AvgPool, GlobalAvgPool, Flatten)) and not isinstance(layer, Relu):
-            raise ValueError(f"{type(layer).__name__} cannot follow here: Conv and pooling need "
-                             "images (n, H, W, C); Dense needs vectors (Flatten or GlobalAvgPool first)")
-        if isinstance(layer, (Dense, Conv)):
-            w2, b2 = layer.W_std**2, layer.b_std**2
-            spread = (lambda k: _conv(k) * (w2 / 9)) if isinstance(layer, Conv) else (lambda k: k * w2)
-            nngp = spread(nngp) + b2
+        _check_fits(layer, dims)
+        if isinstance(layer, (Dense, Conv, Conv1D)):
+            nngp = _spread(layer, nngp, dims) + layer.b_std**2
             if track_ntk:
-                ntk = nngp if ntk is None else spread(ntk) + nngp
+                ntk = nngp if ntk is None else _spread(layer, ntk, dims) + nngp
         elif isinstance(layer, Relu):
             scale1, scale2 = scales(relu, nngp)
             nngp, ntk = _relu(nngp, jnp.zeros_like(nngp) if ntk is None and track_ntk else ntk, scale1, scale2)
             relu += 1
-        elif isinstance(layer, AvgPool):
-            nngp, ntk = _avg_pool(nngp), None if ntk is None else _avg_pool(ntk)
-        elif isinstance(layer, (GlobalAvgPool, Flatten)):
-            pool = _flatten if isinstance(layer, Flatten) else (lambda k: k.mean(axis=(-4, -3, -2, -1)))
-            nngp, ntk = pool(nngp), None if ntk is None else pool(ntk)
-            spatial = False
         else:
-            raise TypeError(f"no infinite-width kernel for layer {layer!r}")
+            pool = _POOLS[type(layer)]
+            nngp, ntk = pool(nngp, dims), None if ntk is None else pool(ntk, dims)
+            dims = dims if isinstance(layer, (AvgPool, AvgPool1D)) else 0
     return nngp, ntk
 
 
@@ -188,8 +220,7 @@ def _segments(spec: Spec) -> list[Spec]:
     (benchmarks/test_kernel_stages.py::test_one_program_vs_parts)."""
     parts: list[list] = []
     for i, layer in enumerate(spec):
-        alone = isinstance(layer, (Conv, AvgPool, GlobalAvgPool, Flatten))
-        if not parts or alone or isinstance(spec[i - 1], (Conv, AvgPool, GlobalAvgPool, Flatten)):
+        if not parts or isinstance(layer, _ALONE) or isinstance(spec[i - 1], _ALONE):
             parts.append([])
         parts[-1].append(layer)
     return [tuple(part) for part in parts]
@@ -202,16 +233,16 @@ def _relus(layers) -> int:
 @functools.partial(jax.jit, static_argnums=2)
 def _input_cov(x1, x2, paired: bool):
     """x1 . x2 / channels, over pixel pairs: (n1, n2, H, W, H, W), or (n, H, W, H, W) for
-    each input with itself when `paired`; (n1, n2) / (n,) for vectors. Summed channel by
+    each input with itself when `paired`; (n1, n2, L, L) / (n, L, L) for signals, (n1, n2) /
+    (n,) for vectors. Summed channel by
     channel in a fixed order, not by a matrix product, whose order (and last bits) can
     depend on the tile's shape, and which XLA's CPU backend runs slowly for an image's
     few channels; an entry does not depend on the tile it is computed in."""
     if x1.ndim == 2:
         return jnp.sum(x1 * x2 if paired else x1[:, None] * x2[None], -1) / x1.shape[-1]
-    if paired:
-        a, b = x1[:, :, :, None, None], x2[:, None, None]
-    else:
-        a, b = x1[:, None, :, :, None, None], x2[None, :, None, None]
+    axes, new = (slice(None),) * (x1.ndim - 2), (None,) * (x1.ndim - 2)
+    lead1, lead2 = ((slice(None),), (slice(None),)) if paired else ((slice(None), None), (None, slice(None)))
+    a, b = x1[(*lead1, *axes, *new)], x2[(*lead2, *new)]
     channels = x1.shape[-1]
     return sum(a[..., c] * b[..., c] for c in range(channels)) / channels
 
@@ -219,18 +250,18 @@ def _input_cov(x1, x2, paired: bool):
 @functools.partial(jax.jit, static_argnums=0)
 def _self_segment(layers: Spec, nngp):
     """`layers` on each input with itself: the nngp after them, and each input's own
-    (sd, 1 / sd) before every ReLU among them, (n,) or (n, H, W) arrays. A zero variance
+    (sd, 1 / sd) before every ReLU among them, (n,), (n, L) or (n, H, W) arrays. A zero variance
     gets 1 / sd = 0, so that its covariances (all zero) map to zero rather than to 0 / 0."""
     found = []
 
     def scales(i, k):
-        var = k if k.ndim == 1 else _diagonal(k)
+        var = k if k.ndim == 1 else _diagonal(k, (k.ndim - 1) // 2)
         sd = jnp.sqrt(var)
         inv = jnp.where(var > 0, 1 / jnp.where(var > 0, sd, 1), 0)
         found.append((sd, inv))
         return _expand((sd, inv), first=True, paired=True), _expand((sd, inv), first=False, paired=True)
 
-    nngp, _ = _recurse(layers, nngp, None, scales, track_ntk=False)
+    nngp, _ = _recurse(layers, nngp, None, scales, pairs=1, track_ntk=False)
     return nngp, found
 
 
@@ -246,13 +277,13 @@ def _self_scales(spec: Spec, x) -> list:
 def _expand(scale, *, first: bool, paired: bool):
     """Broadcasts per-input arrays against a pair covariance.
 
-    Pair covariances are (n1, n2[, H, W, H, W]) or, when `paired`, (n[, H, W, H, W]).
+    Pair covariances are (n1, n2, *sizes, *sizes) or, when `paired`, (n, *sizes, *sizes),
+    with sizes () for vectors, (L,) for signals, (H, W) for images; per-input arrays are
+    (n, *sizes).
     """
-    if scale[0].ndim == 1:
-        index = () if paired else ((slice(None), None) if first else (None, slice(None)))
-    else:
-        lead = (slice(None),) if paired else ((slice(None), None) if first else (None, slice(None)))
-        index = lead + ((slice(None), slice(None), None, None) if first else (None, None, slice(None), slice(None)))
+    axes, new = (slice(None),) * (scale[0].ndim - 1), (None,) * (scale[0].ndim - 1)
+    lead = (slice(None),) if paired else ((slice(None), None) if first else (None, slice(None)))
+    index = lead + ((*axes, *new) if first else (*new, *axes))
     return tuple(s[index] for s in scale)
 
 
@@ -263,7 +294,7 @@ def _pair_segment(layers: Spec, nngp, ntk, scales1, scales2):
     def scales(i, _):
         return _expand(scales1[i], first=True, paired=False), _expand(scales2[i], first=False, paired=False)
 
-    nngp, ntk = _recurse(layers, nngp, ntk, scales)
+    nngp, ntk = _recurse(layers, nngp, ntk, scales, pairs=2)
     return (nngp,) if ntk is nngp else (nngp, ntk)
 
 
@@ -293,7 +324,7 @@ def kernels(spec: Spec, x1, x2=None, *, float64: bool = False, block: int | None
 
     Args:
       spec: tuple of layers from `ntkbench.models`.
-      x1, x2: inputs (n, d) or images (n, H, W, C); x2 defaults to x1.
+      x1, x2: inputs (n, d), signals (n, L, C) or images (n, H, W, C); x2 defaults to x1.
       float64: compute in double precision (ill-conditioned solves need it).
       block: inputs per side of a tile of pairs; by default `block_size`'s for the devices.
       devices: where tiles run, round-robin; by default every local device of JAX's

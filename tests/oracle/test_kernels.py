@@ -21,6 +21,10 @@ SPECS = {
     "conv-pool-flatten-4x4": ((models.Conv(8, 1.3, 0.2), models.Relu(), models.AvgPool(),
                                models.Conv(8, 1.1, 0.3), models.Relu(), models.Flatten(),
                                models.Dense(1, 1.0, 0.5)), (4, 4, 2)),
+    "myrtle1d-40": (models.myrtle1d(), (40, 1)),
+    "conv1d-pool-flatten-8": ((models.Conv1D(8, 1.3, 0.2), models.Relu(), models.AvgPool1D(),
+                               models.Conv1D(8, 1.1, 0.3), models.Relu(), models.Flatten(),
+                               models.Dense(1, 1.0, 0.5)), (8, 2)),
 }
 SIZES = {"myrtle5-32x32": (3, 2)}
 
@@ -49,7 +53,7 @@ def test_native_kernels_match_kernel_fn(name, dtype):
     assert _rel(ours.ntk, np.asarray(want.ntk)) < TOLERANCE[dtype]
 
 
-@pytest.mark.parametrize("name", ["deep-W2-b01", "cnn5-8x8"])
+@pytest.mark.parametrize("name", ["deep-W2-b01", "cnn5-8x8", "myrtle1d-40"])
 def test_native_gram_matches_kernel_fn(name):
     """K(x, x) in float32, its diagonal included (inputs paired with themselves)."""
     spec, _ = SPECS[name]
@@ -73,6 +77,10 @@ ENTK_SPECS = {
                            models.Conv(8, 1.1, 0.3), models.Relu(), models.Flatten(),
                            models.Dense(1, 1.0, 0.5)), (4, 4, 2)),
     "cnn5-w8": (models.cnn5(width=8), (6, 6, 3)),
+    "myrtle1d-w8": (models.myrtle1d(width=8), (40, 1)),
+    "conv1d-pool-flatten": ((models.Conv1D(16, 1.3, 0.2), models.Relu(), models.AvgPool1D(),
+                             models.Conv1D(8, 1.1, 0.3), models.Relu(), models.Flatten(),
+                             models.Dense(1, 1.0, 0.5)), (8, 2)),
 }
 
 
