@@ -82,7 +82,8 @@ def _read(file: Path, package: str | None) -> tuple[str, frozenset[str]]:
             names.add(module)
             names.update(f"{module}.{alias.name}" for alias in node.names)
     parts = [name.split(".") for name in names if name.partition(".")[0] == PACKAGE]
-    return hashlib.sha256(text).hexdigest(), frozenset(".".join(p[:i]) for p in parts for i in range(1, len(p) + 1))
+    imported = frozenset(".".join(p[:i]) for p in parts for i in range(1, len(p) + 1))
+    return hashlib.sha256(text).hexdigest(), imported
 
 
 def _source(name: str) -> Path | None:

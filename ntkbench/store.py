@@ -3,10 +3,10 @@
 An entry's address is the SHA-256 of what determines it, as canonical JSON: a readable
 name, its parameters, a digest of the code that computes it (`ntkbench.code_digest`) and the
 versions of the packages that change numbers, so that neither a code change nor an upgrade
-reads results computed before it. Its value is a flat
-dict of numbers and arrays, stored as an .npz payload behind its own SHA-256, written to a
-temporary file and renamed into place, so that a killed run never leaves a half entry
-behind and a damaged entry is found, reported and recomputed.
+reads results computed before it. Its value is a flat dict of numbers and arrays, stored as
+an .npz payload behind its own SHA-256, written to a temporary file and renamed into place,
+so that a killed run never leaves a half entry behind and a damaged entry is found,
+reported and recomputed.
 """
 
 from __future__ import annotations
