@@ -89,7 +89,7 @@ def test_scanned_training_vs_python_loop(benchmark, best_of, width):
 
 def test_warm_cache_vs_compute(benchmark, tmp_path):
     """Kernel rows of 3 trials: a warm-cache re-run vs computing them."""
-    cells = [Cell(f"{claim.CLAIM}.kernels/2", claim.kernel_trial, {"trial": i, "data_seed": 11342})
+    cells = [Cell(f"{claim.CLAIM}.kernels", claim.kernel_trial, {"trial": i, "data_seed": 11342})
              for i in range(3)]
     runner = Runner(Store(tmp_path))
     start = time.perf_counter()
@@ -103,7 +103,7 @@ def test_warm_cache_vs_compute(benchmark, tmp_path):
 
 def test_pinned_process_pool_vs_in_process(benchmark, tmp_path):
     """Six NN1 trials (width 4096, 300 epochs): the pinned spawn pool vs one after another."""
-    cells = [Cell("bench.network/1", claim.network_trial,
+    cells = [Cell("bench.network", claim.network_trial,
                   dict(trial=i, data_seed=11342, init_seed=0, depth=1, width=4096, epochs=300,
                        lr=0.002, batch_size=8)) for i in range(6)]
     start = time.perf_counter()

@@ -10,8 +10,10 @@ import platform
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("ntkbench", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
-            "matplotlib", "mnist1d", "neural-tangents")
+NUMERIC_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn", "mnist1d")
+"""The packages whose versions can change a computed number (scikit-learn and mnist1d make
+data); part of every cell's address."""
+PACKAGES = ("ntkbench", *NUMERIC_PACKAGES, "matplotlib", "neural-tangents")
 
 
 def _version(package: str) -> str | None:
@@ -19,6 +21,12 @@ def _version(package: str) -> str | None:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+@functools.cache
+def numeric_versions() -> dict[str, str | None]:
+    """The installed version of each of `NUMERIC_PACKAGES` (None where it is missing)."""
+    return {p: _version(p) for p in NUMERIC_PACKAGES}
 
 
 @functools.cache

@@ -1,9 +1,11 @@
 """Runs a sweep's independent cells through the store on an executor.
 
-A cell is (kind, fn, params): `fn(**params)` computes a flat dict of results, and
-(kind, params) is its address in the store. Cells already in the store are not computed
-again; each new result is stored the moment it arrives, so a killed run resumes where it
-stopped. Executors:
+A cell is (kind, fn, params): `fn(**params)` computes a flat dict of results; its address
+in the store derives from its kind (a readable name), its parameters, the code of `fn`'s
+module and the ntkbench modules it imports (`code_digest`), and the versions of the packages
+that change numbers. Addresses are computed here, where cells are scheduled, never in a
+worker. Cells already in the store are not computed again; each new result is stored the
+moment it arrives, so a killed run resumes where it stopped. Executors:
   local    in this process, one cell after another, with BLAS / LAPACK on one thread as
            in the pooled workers (so that results are bit-identical); a Gram's tiles
            spread over every local device (`kernels.infinite.kernels`);
@@ -25,6 +27,8 @@ import os
 import time
 from typing import Any, Callable, Protocol, Sequence
 
+from ntkbench.code_digest import code_digest
+from ntkbench.provenance import numeric_versions
 from ntkbench.store import Store, Value, address
 from ntkbench.worker_init import one_thread, pin_to_core
 
@@ -40,7 +44,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return address(self.kind, self.params)
+        return address(self.kind, self.params, code_digest(self.fn), numeric_versions())
 
 
 class Progress(Protocol):

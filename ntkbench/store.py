@@ -1,10 +1,12 @@
 """Content-addressed, checksummed, atomic cache of computed results.
 
-An entry's address is the SHA-256 of what determines it: a kind (the function that
-computes it, with its version) and its parameters, as canonical JSON. Its value is a flat
-dict of numbers and arrays, stored as an .npz payload behind its own SHA-256, written to a
-temporary file and renamed into place, so that a killed run never leaves a half entry
-behind and a damaged entry is found, reported and recomputed.
+An entry's address is the SHA-256 of what determines it, as canonical JSON: a readable
+name, its parameters, a digest of the code that computes it (`ntkbench.code_digest`) and the
+versions of the packages that change numbers, so that neither a code change nor an upgrade
+reads results computed before it. Its value is a flat dict of numbers and arrays, stored as
+an .npz payload behind its own SHA-256, written to a temporary file and renamed into place,
+so that a killed run never leaves a half entry behind and a damaged entry is found,
+reported and recomputed.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import numpy as np
 Value = dict[str, Any]
 
 
-def address(kind: str, params: dict) -> str:
-    """Hex SHA-256 of the canonical JSON of (kind, params)."""
-    text = json.dumps({"kind": kind, "params": params}, sort_keys=True, separators=(",", ":"))
+def address(name: str, params: dict, code: str, versions: dict[str, str | None]) -> str:
+    """Hex SHA-256 of the canonical JSON of an entry's name, parameters, code digest and
+    package versions."""
+    text = json.dumps({"name": name, "params": params, "code": code, "versions": versions},
+                      sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

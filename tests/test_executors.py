@@ -38,7 +38,7 @@ def dies_once(marker: str) -> dict:
 
 
 def _cells():
-    return [Cell("test.tiny_training/1", tiny_training, {"seed": s}) for s in range(4)]
+    return [Cell("test.tiny_training", tiny_training, {"seed": s}) for s in range(4)]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_float64_kernel_rows_are_bit_identical_across_executors(dask_runner):
     """The RMSE claim's kernel rows: float64 native and closed-form kernels, then LAPACK
     solves, whose last bits depend on LAPACK's thread count (1e-10 relative apart before
     the in-process executor ran them on one thread, like the workers)."""
-    cells = [Cell(f"{nn_vs_ntk_rmse.CLAIM}.kernels/3", nn_vs_ntk_rmse.kernel_trial,
+    cells = [Cell(f"{nn_vs_ntk_rmse.CLAIM}.kernels", nn_vs_ntk_rmse.kernel_trial,
                   {"trial": i, "data_seed": 11342}) for i in range(2)]
     for a, b, c in zip(*_everywhere(cells, dask_runner)):
         rmse = sorted(k for k in a if k.startswith("rmse/"))
@@ -80,7 +80,7 @@ def test_float64_kernel_rows_are_bit_identical_across_executors(dask_runner):
 
 def test_a_task_whose_worker_dies_is_retried(dask_runner, tmp_path):
     marker = tmp_path / "died"
-    (result,) = dask_runner.map([Cell("test.dies_once/1", dies_once, {"marker": str(marker)})], "dies")
+    (result,) = dask_runner.map([Cell("test.dies_once", dies_once, {"marker": str(marker)})], "dies")
     assert marker.exists() and int(result["pid"]) != os.getpid()
 
 

@@ -24,7 +24,7 @@ SWEEP = textwrap.dedent('''
         return {"y": np.random.default_rng(i).normal(size=5)}
 
     def cells():
-        return [Cell("test.sweep/1", cell, {"i": i}) for i in range(8)]
+        return [Cell("test.sweep", cell, {"i": i}) for i in range(8)]
 
     if __name__ == "__main__":
         Runner(Store(sys.argv[1])).map(cells(), "sweep")

@@ -11,20 +11,23 @@ from ntkbench.report import figures  # noqa: F401  likewise matplotlib: a second
 
 registry.load()  # likewise the claim modules (flax, optax), which every session with claim tests imports
 
+TOY_CELLS = '''
+def cell(i):
+    return {"x": float(i)}
+'''
+
 TOY_CLAIM = '''
 from ntkbench.claims.registry import Claim
 from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell
 from ntkbench.stats import mean_ci
+from toy_cells import cell
 
 RUNS = []
 
-def cell(i):
-    return {"x": float(i)}
-
 def run(cfg, runner, data_dir=None):
     RUNS.append(cfg)
-    xs = [r["x"] for r in runner.map([Cell("toy/1", cell, {"i": i}) for i in range(1, 5)], "toy")]
+    xs = [r["x"] for r in runner.map([Cell("toy", cell, {"i": i}) for i in range(1, 5)], "toy")]
     statistics = Statistics()
     statistics.decide("mean", mean_ci(xs), "the mean", direction=+1, diverged=0.0)
     statistics.control("copy", mean_ci([x - 2.5 for x in xs]), "centred", direction=+1, diverged=0.0)
@@ -60,7 +63,7 @@ def test_runs_once(bench):
 
 @pytest.fixture
 def toy(pytester):
-    pytester.makepyfile(toy_claim=TOY_CLAIM, test_toy=TOY_TESTS)
+    pytester.makepyfile(toy_cells=TOY_CELLS, toy_claim=TOY_CLAIM, test_toy=TOY_TESTS)
     pytester.syspathinsert()
     return pytester
 
@@ -176,7 +179,7 @@ def test_a_run_compared_with_an_earlier_one_names_the_changed_verdict_and_the_mo
     html = second.read_text()
     section = html[html.index(f"Compared with run {first.parent.name} ("):]
     assert "1 verdict changed, 1 statistic moved (largest 1.46 CI half-widths)" in section
-    assert "This run computed no cell" in section  # the shifted claim found every cell in the store
+    assert "This run computed no cell" in section  # its cells, in the unchanged toy_cells, were stored
     assert re.search(r'<td class="stat">mean</td>\s*<td><span class="pill supported">supported</span></td>'
                      r'.*?<span class="pill inconclusive">inconclusive</span>.*?-1\.46', section, re.S)
     comparison = json.loads((second.parent / "results.json").read_text())["comparison"]

@@ -183,7 +183,7 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     critical = measured_critical_lr(p, ntk_gram(shared(p), runner, data_dir), runner, data_dir)
     params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
     ntk = ntk_gram(shared(p), runner, data_dir, n_pool=_pool(cfg.m_grid, cfg.fixed_m, p.n_grid))
-    cells = runner.map([Cell(f"{CLAIM}.trial/5", functools.partial(after_kernels, ntk=ntk),
+    cells = runner.map([Cell(f"{CLAIM}.trial", functools.partial(after_kernels, ntk=ntk),
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/after-kernels")
     curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]

@@ -104,7 +104,7 @@ def network_trial(trial: int, data_seed: int, init_seed: int, depth: int, width:
 
 
 def _network_cells(cfg: RmseConfig, depth: int, init_seed: int) -> list[Cell]:
-    return [Cell(f"{CLAIM}.network/2", network_trial,
+    return [Cell(f"{CLAIM}.network", network_trial,
                  dict(trial=i, data_seed=cfg.data_seed, init_seed=init_seed, depth=depth,
                       width=cfg.widths[depth - 1], epochs=cfg.epochs[depth - 1], lr=cfg.lr,
                       batch_size=cfg.batch_size))
@@ -211,7 +211,7 @@ def further_findings(rmse: dict, diverged: dict) -> Statistics:
 def run(cfg: RmseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     """Runs the study; it simulates its own data, so `data_dir` is not read."""
     start = time.perf_counter()
-    kernel_rows = runner.map([Cell(f"{CLAIM}.kernels/3", kernel_trial,
+    kernel_rows = runner.map([Cell(f"{CLAIM}.kernels", kernel_trial,
                                    dict(trial=i, data_seed=cfg.data_seed))
                               for i in range(cfg.trials)], "kernel regression")
     rmse = {name: np.array([r[f"rmse/{name}"] for r in kernel_rows]) for name in KERNEL_ROWS}

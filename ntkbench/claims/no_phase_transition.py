@@ -206,7 +206,7 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     ntk = ntk_gram(shared(p), runner, data_dir)
     critical = measured_critical_lr(p, ntk, runner, data_dir)
     params = {"snapshots": cfg.snapshots, "train_error_target": cfg.train_error_target, "protocol": shared(p)}
-    cells = runner.map([Cell(f"{CLAIM}.trial/3", kernel_evolution,
+    cells = runner.map([Cell(f"{CLAIM}.trial", kernel_evolution,
                              dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
                         for t in range(p.trials)], f"{p.task}/kernel evolution")
     nn_curves = per_trial(runner.map(curve_cells(p, ExponentSetting("base"), critical, ntk, data_dir),

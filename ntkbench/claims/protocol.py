@@ -180,7 +180,7 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
                   **{k: cfg[k] for k in ("architecture",) if k in cfg})
     blocks = [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
               for a in range(start, end, ROWS_PER_CELL)]
-    found = runner.map([Cell("protocol.ntk_rows/3", functools.partial(ntk_rows, load=load),
+    found = runner.map([Cell("protocol.ntk_rows", functools.partial(ntk_rows, load=load),
                              dict(gram=params, rows=r)) for r in blocks], f"{cfg['task']}/infinite NTK")
     gram = np.empty((n_max + n_test, n_max), np.float32)
     for (a, b), rows in zip(blocks, found):
@@ -325,7 +325,7 @@ def data_args(data_dir) -> dict:
 def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray, runner: Runner, data_dir=None) -> float:
     """`critical_lr` of the config's task, whose `ntk_gram` is `ntk`, through the store
     (claims sharing a task share it)."""
-    (found,) = runner.map([Cell("protocol.critical_lr/4", functools.partial(critical_lr, ntk=ntk),
+    (found,) = runner.map([Cell("protocol.critical_lr", functools.partial(critical_lr, ntk=ntk),
                                 dict(cfg=shared(cfg), **data_args(data_dir)))],
                           f"{cfg.task}/critical lr")
     return float(found["critical_lr"])
@@ -340,7 +340,7 @@ def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, 
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
     groups = [tuple(range(t, min(t + cfg.trials_per_cell, cfg.trials)))
               for t in range(0, cfg.trials, cfg.trials_per_cell)]
-    return [Cell("protocol.curves/8", functools.partial(learning_curves, ntk=ntk),
+    return [Cell("protocol.curves", functools.partial(learning_curves, ntk=ntk),
                  dict(cfg=protocol, training=training, trials=g, critical=critical, trained=trained,
                       **data_args(data_dir)))
             for g in groups]

@@ -64,14 +64,14 @@ def _cells(kind: str, fn, cfg: PracticalConfig, part, grid) -> list[Cell]:
 def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     movement_cells = movement.cells(cfg.movement)
-    moved = runner.map(_cells("movement/3", movement.cell, cfg, cfg.movement,
+    moved = runner.map(_cells("movement", movement.cell, cfg, cfg.movement,
                               [dict(depth=d, width=w, lr_factor=f) for d, w, f in movement_cells]),
                        "a: kernel movement")
-    optimised = runner.map(_cells("optimisation/1", optimisation.cell, cfg, cfg.optimisation,
+    optimised = runner.map(_cells("optimisation", optimisation.cell, cfg, cfg.optimisation,
                                   [dict(width=w) for w in cfg.optimisation.widths]), "b: Gauss-Newton vs GD")
-    learned = runner.map(_cells("continual/1", forgetting.cell, cfg, cfg.forgetting,
+    learned = runner.map(_cells("continual", forgetting.cell, cfg, cfg.forgetting,
                                 [dict(width=w) for w in cfg.forgetting.widths]), "c: continual learning")
-    calibrated = runner.map(_cells("uncertainty/3", uncertainty.cell, cfg, cfg.uncertainty,
+    calibrated = runner.map(_cells("uncertainty", uncertainty.cell, cfg, cfg.uncertainty,
                                    [dict(width=w) for w in cfg.uncertainty.widths]), "d: uncertainty")
 
     def grid(cells, key):
