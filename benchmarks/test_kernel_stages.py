@@ -42,7 +42,7 @@ def _old_stages(best_time, spec, x1, x2):
         def variances(i, _, r=relu):
             return (old._expand(vars1[r], first=True, paired=False), old._expand(vars2[r], first=False, paired=False))
 
-        step = jax.jit(lambda n, t, s=spatial, v=variances, l=layer: old._recurse((l,), n, t, s, v))
+        step = jax.jit(lambda n, t, s=spatial, v=variances, layer=layer: old._recurse((layer,), n, t, s, v))
         jax.block_until_ready(step(nngp, ntk))
         times[_stage(layer)] = times.get(_stage(layer), 0.0) + best_time(lambda: step(nngp, ntk))
         nngp, ntk = step(nngp, ntk)
@@ -151,7 +151,7 @@ def test_tile_size(benchmark, best_of):
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     print(f"\nentries/s by tile size (KiB), {jax.default_backend()}; the library uses {chosen >> 10} KiB")
     for label in cases:
-        row = {kib: rate for (l, kib), rate in rates.items() if l == label}
+        row = {kib: rate for (name, kib), rate in rates.items() if name == label}
         print(f"{label}: " + ", ".join(f"{kib}: {rate:.4g}" for kib, rate in row.items()))
         if label.startswith("cnn"):  # an MLP tile's few microseconds are too noisy to rank
             assert row[chosen >> 10] > max(0.7 * max(row.values()), row[16384])

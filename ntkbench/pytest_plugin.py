@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ from ntkbench.results import CONTROL, DECISION, ClaimResult
 from ntkbench.runner import EXECUTORS, Runner
 from ntkbench.stats import SUPPORTED
 from ntkbench.store import Store
+
+if TYPE_CHECKING:
+    from ntkbench import experiment
 
 BENCH = pytest.StashKey["Bench"]()
 

@@ -23,7 +23,8 @@ DID_NOT_REPRODUCE = {
 def pytest_generate_tests(metafunc):
     scale = metafunc.config.getoption("scale")
     if "decision" in metafunc.fixturenames:
-        names = (["km_n0_decay", "km_n0_late_decay"] + [f"diff/NN-K_{m}" for m in claim_config(metafunc.config, claim.CLAIM).fixed_m]
+        fixed_m = claim_config(metafunc.config, claim.CLAIM).fixed_m
+        names = (["km_n0_decay", "km_n0_late_decay"] + [f"diff/NN-K_{m}" for m in fixed_m]
                  + ["tracks_nn/K_n", "tracks_nn/K_n_fresh"])
         metafunc.parametrize("decision", cases(names, scale, DID_NOT_REPRODUCE))
 

@@ -105,7 +105,8 @@ WIDTH_NULLS = {
     "nn_interior_min/sim": [("NN flat below the NTK", FLAT_BELOW, FALLING),
                             ("NN falling and flattening", NTK_ERROR - 0.05 + 0.07 / np.arange(1, WIDTHS + 1), FALLING),
                             ("NN rising with width", NTK_ERROR - np.linspace(0.05, 0, WIDTHS), FALLING)],
-    "nn_below_ntk/sim": [("NN flat below the NTK", FLAT_BELOW, FALLING), ("NN dips above the NTK", DIP + 0.06, FALLING)],
+    "nn_below_ntk/sim": [("NN flat below the NTK", FLAT_BELOW, FALLING),
+                         ("NN dips above the NTK", DIP + 0.06, FALLING)],
     "control/sim/ENTK-interior-min": [("ENTK-init falling", DIP, FALLING)],
 }
 
@@ -159,7 +160,8 @@ def _improving(ms):
 AFTER_KERNEL_NULLS = {
     "km_n0_decay": {"K_m flat": dict(km=lambda ms: np.full(len(ms), 0.3), kn_share=0.1)},
     "km_n0_late_decay": {"K_m saturating": dict(km=_saturating, kn_share=0.1)},
-    "diff/NN-K_{largest}": {"after-kernel scales like the network": dict(km=_improving, kn_share=0.1, k_fixed_beta=0.291)},
+    "diff/NN-K_{largest}": {"after-kernel scales like the network": dict(km=_improving, kn_share=0.1,
+                                                                         k_fixed_beta=0.291)},
     "tracks_nn/K_n": {"K_n halfway between ENTK-init and the network": dict(km=_improving, kn_share=0.5),
                       "K_n at the margin": dict(km=_improving, kn_share=after_kernel.TRACKING)},
 }
@@ -232,7 +234,8 @@ SHAPE_NULLS = {  # the claim's shape rules together, against curves that slow do
 @pytest.mark.parametrize("statistic,null", [(s, n) for s, cases in PHASE_NULLS.items() for n in cases],
                          ids=[f"{s}-{n}" for s, cases in PHASE_NULLS.items() for n in cases])
 def test_phase_rule_size(scale, statistic, null):
-    assert _rate(no_phase_transition.statistics, statistic, _phase_curves(PHASE_NULLS[statistic][null], scale), TRIALS[scale]) <= SIZE
+    simulate = _phase_curves(PHASE_NULLS[statistic][null], scale)
+    assert _rate(no_phase_transition.statistics, statistic, simulate, TRIALS[scale]) <= SIZE
 
 
 @pytest.mark.parametrize("scale", ["quick", "full"])
@@ -263,7 +266,8 @@ def test_phase_rule_power_at_the_shape_of_fig_5a(statistic):
 def _rmse_rows(nn_mean, kernel_mean):
     def simulate(rng, trials):
         rows = {row: kernel_mean + 0.005 * rng.normal(size=trials) for row in nn_vs_ntk_rmse.KERNEL_ROWS}
-        rows |= {row: nn_mean + 0.03 * rng.normal(size=trials) for row in nn_vs_ntk_rmse.NN_ROWS + (nn_vs_ntk_rmse.CONTROL,)}
+        rows |= {row: nn_mean + 0.03 * rng.normal(size=trials)
+                 for row in nn_vs_ntk_rmse.NN_ROWS + (nn_vs_ntk_rmse.CONTROL,)}
         return rows, dict.fromkeys(nn_vs_ntk_rmse.NN_ROWS + (nn_vs_ntk_rmse.CONTROL,), 0.0)
     return simulate
 

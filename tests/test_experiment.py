@@ -36,7 +36,7 @@ def test_the_readme_experiment_runs_the_protocol_claims_end_to_end(example, pyte
     outcomes = result.parseoutcomes()
     assert "errors" not in outcomes and "error" not in outcomes
     assert re.search(r"SKIPPED \[4\] .*no baseline: this run is the experiment my_experiment.yaml", result.stdout.str())
-    (line,) = [l for l in result.stdout.lines if l.startswith("ntkbench report: ")]
+    (line,) = [out for out in result.stdout.lines if out.startswith("ntkbench report: ")]
     index = example / line.split(": ", 1)[1]
     assert index.read_text().count(">no baseline</span>") == 4
     claims = {c["name"]: c["result"] for c in json.loads((index.parent / "results.json").read_text())["claims"]}
@@ -106,7 +106,8 @@ def test_a_layer_without_an_infinite_kernel_is_refused_with_the_reason(example, 
 
     monkeypatch.setitem(protocol.LAYERS, "Hypothetical", Hypothetical)
     text = BASE + "architecture: {layers: [{kind: Dense}, {kind: Hypothetical}, {kind: Dense, width: 1}]}\n"
-    with pytest.raises(experiment.ExperimentError, match="has a layer without an infinite-width kernel .*critical rate"):
+    with pytest.raises(experiment.ExperimentError,
+                       match="has a layer without an infinite-width kernel .*critical rate"):
         experiment.load(_write(example, text))
 
 

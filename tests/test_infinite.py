@@ -97,8 +97,8 @@ CONV = (models.Conv(16, 1.3, 0.2), models.Relu(), models.AvgPool(), models.Conv(
 
 
 def _widen(spec, width):
-    return tuple(type(l)(width, l.W_std, l.b_std) if isinstance(l, (models.Conv, models.Conv1D)) else l
-                 for l in spec)
+    return tuple(type(layer)(width, layer.W_std, layer.b_std) if isinstance(layer, (models.Conv, models.Conv1D))
+                 else layer for layer in spec)
 
 
 CONV1D = (models.Conv1D(16, 1.3, 0.2), models.Relu(), models.AvgPool1D(), models.Conv1D(16, 1.1, 0.3),

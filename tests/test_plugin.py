@@ -118,7 +118,7 @@ def test_regen_then_check_and_report(toy):
     _run(toy, "--regen-baselines").assert_outcomes(passed=4)
     result = _run(toy)
     result.assert_outcomes(passed=4)
-    (line,) = [l for l in result.stdout.lines if l.startswith("ntkbench report: ")]
+    (line,) = [out for out in result.stdout.lines if out.startswith("ntkbench report: ")]
     index = toy.path / line.split(": ", 1)[1]
     html = index.read_text()
     assert "A toy claim" in html and "data:image/png;base64," in html and "supported" in html
@@ -167,7 +167,7 @@ def test_full_only_marker_skips_at_quick(pytester):
 
 
 def _report(pytester, result):
-    (line,) = [l for l in result.stdout.lines if l.startswith("ntkbench report: ")]
+    (line,) = [out for out in result.stdout.lines if out.startswith("ntkbench report: ")]
     return pytester.path / line.split(": ", 1)[1]
 
 

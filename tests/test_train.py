@@ -78,7 +78,10 @@ def test_eval_schedule_records_the_trajectory(data):
     x, y = data
     spec = models.mlp([16])
     net = models.network(spec)
-    init = lambda: net.init(jax.random.PRNGKey(0), x)["params"]
+
+    def init():
+        return net.init(jax.random.PRNGKey(0), x)["params"]
+
     full = train.fit_mse(spec, init(), x, y, key=jax.random.PRNGKey(2), lr=0.05, batch_size=13,
                          epochs=8, eval_x=x[:4], eval_steps=[3, 8], snapshot=True)
     for i, epochs in enumerate([3, 8]):

@@ -181,7 +181,8 @@ def further_findings(rmse: dict, diverged: dict) -> Statistics:
     out = Statistics()
     nets = max(diverged["NN1"], diverged["NN2"])
     for family in FAMILIES:
-        out.decide(f"depth/NN-{family}", stats.mean_ci(_gain(rmse, "NN1", "NN2") - _gain(rmse, f"{family}1", f"{family}2")),
+        gain = _gain(rmse, "NN1", "NN2") - _gain(rmse, f"{family}1", f"{family}2")
+        out.decide(f"depth/NN-{family}", stats.mean_ci(gain),
                    f"relative RMSE gain of a second hidden layer, (NN1 - NN2) / NN1 minus ({family}1 - {family}2) / "
                    f"{family}1, paired over trials; the claim: above 0", direction=+1, diverged=nets)
     out.control(f"control/depth/NN1-{CONTROL}", stats.mean_ci(_gain(rmse, "NN1", CONTROL)),

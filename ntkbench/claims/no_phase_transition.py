@@ -195,8 +195,10 @@ def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged:
         out.decide(f"diff/NN-K^{name}", scaling.exponent_difference(ns, nn, e[:, fitted.mask]),
                    f"beta_NN - beta of K^t at t = {at[name]} (per trial) on {span}; the claim: above 0",
                    direction=+1, diverged=task, unmet=fitted.unmet)
-        out.measure(f"beta/K^{name}", scaling.exponent(ns, e[:, fitted.mask]), f"exponent of K^t at t = {at[name]} on {span}")
-    out.measure("beta/NN", scaling.exponent(ns, nn), f"exponent of the network (the exponent claim's base cells) on {span}")
+        out.measure(f"beta/K^{name}", scaling.exponent(ns, e[:, fitted.mask]),
+                    f"exponent of K^t at t = {at[name]} on {span}")
+    out.measure("beta/NN", scaling.exponent(ns, nn),
+                f"exponent of the network (the exponent claim's base cells) on {span}")
     return out
 
 

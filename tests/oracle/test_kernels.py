@@ -92,7 +92,9 @@ def test_entk_matches_empirical_ntk_fn(name):
     n1, n2 = {"150pts": (150, 70), "1000pts": (1000, 30)}.get(name.rsplit("-", 1)[-1], (9, 5))
     x1, x2 = rng.normal(size=(n1,) + shape).astype(np.float32), rng.normal(size=(n2,) + shape).astype(np.float32)
     params = net.init(jax.random.PRNGKey(0), jnp.asarray(x1))["params"]
-    f = lambda p, x: net.apply({"params": p}, x)
+    def f(p, x):
+        return net.apply({"params": p}, x)
+
     want = nt.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0)(x1, x2, params)
     np.testing.assert_allclose(empirical.ntk(spec, params, x1, x2), want, rtol=2e-5, atol=1e-5)
 
@@ -109,7 +111,8 @@ def _nearly_parallel(name, n):
     x = rng.integers(-10_000, 10_000, size=(n,) + shape).astype(np.float64)
     flat = x.reshape(n, -1)
     step = rng.normal(size=flat.shape)
-    step *= np.linalg.norm(flat, axis=1, keepdims=True) * np.sqrt(2 * 5e-7) / np.linalg.norm(step, axis=1, keepdims=True)
+    step *= (np.linalg.norm(flat, axis=1, keepdims=True) * np.sqrt(2 * 5e-7)
+             / np.linalg.norm(step, axis=1, keepdims=True))
     turned = flat + np.round(step)
     cos = (flat * turned).sum(1) / np.linalg.norm(flat, axis=1) / np.linalg.norm(turned, axis=1)
     assert np.all((1 - cos > 1e-7) & (1 - cos < 1e-6)), 1 - cos

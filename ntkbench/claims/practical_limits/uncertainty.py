@@ -80,7 +80,7 @@ def decide(statistics: Statistics, u: UncertaintyConfig, uq: dict) -> None:
     """Records the statistics of the scores `uq[f"{predictive}/{metric}"]` (seeds x widths)."""
     for metric in ("ece", "nll"):
         statistics.decide(f"d/laplace_minus_ntk_gp/{metric}", stats.curve_statistic(
-            lambda l, g: l[..., -1] - g[..., -1], uq[f"laplace/{metric}"], uq[f"ntk_gp/{metric}"]),
+            lambda laplace, gp: laplace[..., -1] - gp[..., -1], uq[f"laplace/{metric}"], uq[f"ntk_gp/{metric}"]),
             f"{metric.upper()} of the trained network's linearised Laplace at width "
             f"{u.widths[-1]} minus that of the NTK-GP; the claim: above 0 (the kernel "
             "regime's uncertainty is not what a practical network gives)",
