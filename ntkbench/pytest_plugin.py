@@ -360,6 +360,15 @@ class _TerminalProgress:
                 reporter.write("\n")
 
 
+def parametrize(metafunc, did_not_reproduce: dict[str, str], **names) -> None:
+    """A suite's `pytest_generate_tests`: each fixture in `names` (fixture -> statistic names)
+    that the test asks for is parametrized with `cases` at the session's scale."""
+    scale = metafunc.config.getoption("scale")
+    for fixture, statistics in names.items():
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, cases(statistics, scale, did_not_reproduce))
+
+
 def cases(names, scale: str, did_not_reproduce: dict[str, str]) -> list:
     """pytest params for the statistics `names`; those in `did_not_reproduce` (name -> the
     measured reason) are strict xfails at quick scale, so a verdict that flips XPASSes and

@@ -8,7 +8,7 @@ Pre-registered in the claim module's docstring. Decisions whose measured verdict
 import pytest
 
 from ntkbench.claims import after_kernel as claim
-from ntkbench.pytest_plugin import cases, claim_config
+from ntkbench.pytest_plugin import claim_config, parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -21,12 +21,9 @@ DID_NOT_REPRODUCE = {
 
 
 def pytest_generate_tests(metafunc):
-    scale = metafunc.config.getoption("scale")
-    if "decision" in metafunc.fixturenames:
-        fixed_m = claim_config(metafunc.config, claim.CLAIM).fixed_m
-        names = (["km_n0_decay", "km_n0_late_decay"] + [f"diff/NN-K_{m}" for m in fixed_m]
-                 + ["tracks_nn/K_n", "tracks_nn/K_n_fresh"])
-        metafunc.parametrize("decision", cases(names, scale, DID_NOT_REPRODUCE))
+    fixed_m = claim_config(metafunc.config, claim.CLAIM).fixed_m
+    parametrize(metafunc, DID_NOT_REPRODUCE, decision=["km_n0_decay", "km_n0_late_decay"]
+                + [f"diff/NN-K_{m}" for m in fixed_m] + ["tracks_nn/K_n", "tracks_nn/K_n_fresh"])
 
 
 def test_decision_rule(bench, decision):

@@ -11,7 +11,7 @@ reason: a verdict that flips XPASSes and fails the run.
 import pytest
 
 from ntkbench.claims import nn_vs_ntk_exponent as claim
-from ntkbench.pytest_plugin import cases, claim_config
+from ntkbench.pytest_plugin import claim_config, parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -25,12 +25,10 @@ def _labels(cfgs, tasks=None):
 
 
 def pytest_generate_tests(metafunc):
-    scale, cfgs = metafunc.config.getoption("scale"), claim_config(metafunc.config, claim.CLAIM)
-    if "decision" in metafunc.fixturenames:
-        names = [f"diff/{label}/NN-{k}" for label in _labels(cfgs, claim.PRE_REGISTERED) for k in claim.KERNELS]
-        metafunc.parametrize("decision", cases(names, scale, DID_NOT_REPRODUCE))
-    if "control" in metafunc.fixturenames:
-        metafunc.parametrize("control", [f"control/{label}/ENTK-NTK" for label in _labels(cfgs)])
+    cfgs = claim_config(metafunc.config, claim.CLAIM)
+    decisions = [f"diff/{label}/NN-{k}" for label in _labels(cfgs, claim.PRE_REGISTERED) for k in claim.KERNELS]
+    parametrize(metafunc, DID_NOT_REPRODUCE, decision=decisions,
+                control=[f"control/{label}/ENTK-NTK" for label in _labels(cfgs)])
 
 
 def test_network_exponent_beats_kernel(bench, decision):

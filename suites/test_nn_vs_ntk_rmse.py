@@ -10,7 +10,7 @@ is closer to the network than any NTK) are decisions with a negative control eac
 import pytest
 
 from ntkbench.claims import nn_vs_ntk_rmse as claim
-from ntkbench.pytest_plugin import cases
+from ntkbench.pytest_plugin import parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -27,11 +27,7 @@ DID_NOT_REPRODUCE = {
 
 
 def pytest_generate_tests(metafunc):
-    scale = metafunc.config.getoption("scale")
-    if "finding" in metafunc.fixturenames:
-        metafunc.parametrize("finding", cases(FINDINGS, scale, DID_NOT_REPRODUCE))
-    if "finding_control" in metafunc.fixturenames:
-        metafunc.parametrize("finding_control", cases(FINDING_CONTROLS, scale, DID_NOT_REPRODUCE))
+    parametrize(metafunc, DID_NOT_REPRODUCE, finding=FINDINGS, finding_control=FINDING_CONTROLS)
 
 
 @pytest.mark.parametrize("network,kernel", claim.pairs(), ids=[f"{n}-vs-{k}" for n, k in claim.pairs()])

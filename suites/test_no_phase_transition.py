@@ -8,7 +8,7 @@ Pre-registered in the claim module's docstring. Decisions whose measured verdict
 import pytest
 
 from ntkbench.claims import no_phase_transition as claim
-from ntkbench.pytest_plugin import cases
+from ntkbench.pytest_plugin import parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -17,8 +17,7 @@ DECISIONS = ("slope_change", "late_slope", "steady_rate") + tuple(f"diff/NN-K^{t
 
 
 def pytest_generate_tests(metafunc):
-    if "decision" in metafunc.fixturenames:
-        metafunc.parametrize("decision", cases(DECISIONS, metafunc.config.getoption("scale"), DID_NOT_REPRODUCE))
+    parametrize(metafunc, DID_NOT_REPRODUCE, decision=DECISIONS)
 
 
 def test_decision_rule(bench, decision):

@@ -10,7 +10,7 @@ one are strict xfails with the measured reason.
 import pytest
 
 from ntkbench.claims import practical_limits as claim
-from ntkbench.pytest_plugin import cases
+from ntkbench.pytest_plugin import parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
@@ -27,11 +27,7 @@ DID_NOT_REPRODUCE = {
 
 
 def pytest_generate_tests(metafunc):
-    scale = metafunc.config.getoption("scale")
-    if "decision" in metafunc.fixturenames:
-        metafunc.parametrize("decision", cases(RULES, scale, DID_NOT_REPRODUCE))
-    if "control" in metafunc.fixturenames:
-        metafunc.parametrize("control", cases(CONTROLS, scale, DID_NOT_REPRODUCE))
+    parametrize(metafunc, DID_NOT_REPRODUCE, decision=RULES, control=CONTROLS)
 
 
 def test_decision_rule(bench, decision):

@@ -9,7 +9,7 @@ whose measured verdict is not `supported` are strict xfails with the measured re
 import pytest
 
 from ntkbench.claims import width_deterioration as claim
-from ntkbench.pytest_plugin import cases, claim_config
+from ntkbench.pytest_plugin import claim_config, parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 RULES = ("entk_trend", "entk_approach", "nn_interior_min", "nn_below_ntk")
@@ -22,12 +22,9 @@ DID_NOT_REPRODUCE = {
 
 
 def pytest_generate_tests(metafunc):
-    scale = metafunc.config.getoption("scale")
     tasks = [c.protocol.task for c in claim_config(metafunc.config, claim.CLAIM)]
-    if "decision" in metafunc.fixturenames:
-        metafunc.parametrize("decision", cases([f"{r}/{t}" for t in tasks for r in RULES], scale, DID_NOT_REPRODUCE))
-    if "control" in metafunc.fixturenames:
-        metafunc.parametrize("control", [f"control/{t}/ENTK-interior-min" for t in tasks])
+    parametrize(metafunc, DID_NOT_REPRODUCE, decision=[f"{r}/{t}" for t in tasks for r in RULES],
+                control=[f"control/{t}/ENTK-interior-min" for t in tasks])
 
 
 def test_decision_rule(bench, decision):
