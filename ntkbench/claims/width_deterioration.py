@@ -130,7 +130,7 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         reach = (f"within noise of it (paired 95% CI of the gap includes 0) from width {close[0]}"
                  if close else f"still above it at width {cfg.widths[-1]}: gap {gap[-1].value:.4f}, "
                  f"95% CI [{gap[-1].low:.4f}, {gap[-1].high:.4f}]")
-        notes.append(f"{task}: lr {float(by_width[0][0]['lr']):.4g} (a quarter of the measured "
+        notes.append(f"{task}: lr {float(by_width[0][0]['lr']):.4g} ({p.lr_fraction} x the measured "
                      f"critical lr {critical:.4g}); the NN is best at width "
                      f"{cfg.widths[int(np.argmin(errors['NN'].mean(0)))]}; ENTK-init approaches "
                      f"the infinite NTK and is {reach}")
