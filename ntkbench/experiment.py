@@ -183,10 +183,12 @@ def _architecture(a: ArchitectureSchema, path: Path) -> str | tuple[LayerConfig,
                                   f"factories are {', '.join(protocol.FACTORIES)}, or list layers "
                                   f"({', '.join(protocol.LAYERS)}) under architecture.layers.")
         return a.factory
+    weighted = ", ".join(name for name, layer in protocol.LAYERS.items() if "width" in
+                            {f.name for f in dataclasses.fields(layer)})
     for layer in a.layers:
         if layer.kind not in protocol.LAYERS:
             raise ExperimentError(f"The experiment file {path} names the layer {layer.kind!r}; the layers of "
-                                  f"ntkbench.models are {', '.join(protocol.LAYERS)} (Dense and Conv take width, "
+                                  f"ntkbench.models are {', '.join(protocol.LAYERS)} ({weighted} take width, "
                                   "W_std, b_std).")
     return tuple(LayerConfig(**dataclasses.asdict(layer)) for layer in a.layers)
 

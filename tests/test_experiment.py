@@ -72,7 +72,7 @@ LAYERS = "architecture: {layers: [{kind: Dense}, {kind: Relu}, {kind: Dense, wid
     (BASE + "architecture: {factory: resnet}\n", experiment.ExperimentError, "names the architecture 'resnet'; "
      "ntkbench's factories are mlp, myrtle, cnn5"),
     (BASE + "architecture: {layers: [{kind: Dense}, {kind: Sigmoid}]}\n", experiment.ExperimentError,
-     "names the layer 'Sigmoid'; the layers of ntkbench.models are Dense, Conv, Relu"),
+     "names the layer 'Sigmoid'; the layers of ntkbench.models are Dense, Conv, Conv1D, Relu"),
     (BASE + "architecture: {layers: [{kind: Conv}, {kind: Relu}, {kind: Flatten}, {kind: Dense, width: 1}]}\n",
      experiment.ExperimentError, "does not fit its layers together"),
     (BASE + "architecture: {layers: [{kind: Dense}, {kind: Relu}, {kind: Dense, width: 3}]}\n",
