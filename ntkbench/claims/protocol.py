@@ -57,7 +57,13 @@ def deviations(cfg: ExponentConfig) -> list[str]:
         "0.8 x chance and the networks' training error at most 1% ([V] states no fit range); "
         f"{cfg.trials} trials, CIs over trials conditional on one shuffled training pool.",
     ]
-    if cfg.scale == "quick":
+    if cfg.data is not None or cfg.architecture is not None:
+        lines.append(f"A researcher's experiment (--experiment): task {cfg.task}"
+                     + (f" from {cfg.data.path}" if cfg.data is not None else "")
+                     + (f", architecture {cfg.architecture!r}" if cfg.architecture is not None else "")
+                     + f", {grid}, {cfg.n_test} test points, batch {cfg.batch_size}, {cfg.steps} steps; "
+                     "not [V]'s data or network, so no published number applies.")
+    elif cfg.scale == "quick":
         lines.append(f"Quick preset: {cfg.task} instead of CIFAR-5m-bin, a ReLU MLP (depth {cfg.depth}, "
                      f"width {cfg.width}) instead of Myrtle-5, {grid}, {cfg.n_test} test points, "
                      f"batch {cfg.batch_size}, {cfg.steps} steps.")
