@@ -1,11 +1,12 @@
 """Architecture specs and the flax networks they define (NTK parameterization).
 
 A spec is a tuple of layers: Dense, Conv (3x3, SAME, stride 1), Conv1D (3 taps, SAME,
-stride 1), ReLU, AvgPool (2x2, stride 2), AvgPool1D (2 taps, stride 2), GlobalAvgPool and
-Flatten. Images are NHWC (n, H, W, C), signals (n, length, C); GlobalAvgPool and Flatten
+stride 1), ReLU, Tanh, AvgPool (2x2, stride 2), AvgPool1D (2 taps, stride 2), GlobalAvgPool
+and Flatten. Images are NHWC (n, H, W, C), signals (n, length, C); GlobalAvgPool and Flatten
 take either. The same spec gives the finite network (`network(spec)`, a flax.linen
 module), its empirical NTK (`kernels.empirical`) and its infinite-width NNGP and NTK
-(`kernels.infinite`), so that the three views of one architecture cannot drift apart.
+(`kernels.infinite`; not for Tanh, whose kernel has no closed form), so that the three views
+of one architecture cannot drift apart.
 
 NTK parameterization: a Dense layer computes W_std / sqrt(fan_in) * x @ W + b_std * b with
 W, b ~ N(0, 1) (a Conv layer likewise, with fan_in = 9 * channels; Conv1D with 3 *
@@ -57,6 +58,12 @@ class Relu:
 
 
 @dataclasses.dataclass(frozen=True)
+class Tanh:
+    """Elementwise tanh: a network and an empirical NTK, but no infinite-width kernel
+    (`kernels.infinite.has_kernel`), as its Gaussian expectations have no closed form."""
+
+
+@dataclasses.dataclass(frozen=True)
 class AvgPool:
     """2x2 average pooling, stride 2 (VALID)."""
 
@@ -80,7 +87,7 @@ class Flatten:
     """Images (n, H, W, C) to vectors (n, H * W * C); signals (n, L, C) to (n, L * C)."""
 
 
-Layer = Union[Dense, Conv, Conv1D, Relu, AvgPool, AvgPool1D, GlobalAvgPool, Flatten]
+Layer = Union[Dense, Conv, Conv1D, Relu, Tanh, AvgPool, AvgPool1D, GlobalAvgPool, Flatten]
 Spec = tuple[Layer, ...]
 
 
@@ -179,6 +186,8 @@ class Network(nn.Module):
                 x = NTKConv(layer.width, layer.W_std, layer.b_std, layer.dims, name=f"{type(layer).__name__}_{i}")(x)
             elif isinstance(layer, Relu):
                 x = jax.nn.relu(x)
+            elif isinstance(layer, Tanh):
+                x = jnp.tanh(x)
             elif isinstance(layer, (AvgPool, AvgPool1D)):
                 x = nn.avg_pool(x, (2,) * layer.dims, strides=(2,) * layer.dims)
             elif isinstance(layer, GlobalAvgPool):

@@ -47,7 +47,13 @@ class Statistics(dict):
     the models compared (stats.verdict); neither has a default, so that no statistic becomes
     a decision, or escapes the divergence rule, by a left-out argument. `unmet` names a
     premise of the comparison that the runs did not meet (it makes the verdict inconclusive).
+    `omit` records a statistic the claim cannot compute on this run, with the reason (its
+    test is skipped with it).
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.omitted: dict[str, str] = dict(getattr(args[0], "omitted", {})) if args else {}
 
     def decide(self, name: str, estimate: Estimate, description: str, *, direction: int,
                diverged: float, unmet: str | None = None) -> None:
@@ -66,6 +72,9 @@ class Statistics(dict):
     def measure(self, name: str, estimate: Estimate, description: str) -> None:
         self._add(Statistic(name, estimate, description))
 
+    def omit(self, name: str, reason: str) -> None:
+        self.omitted[name] = reason
+
     def _add(self, statistic: Statistic) -> None:
         if statistic.name in self:
             raise ValueError(f"statistic {statistic.name!r} recorded twice")
@@ -74,6 +83,7 @@ class Statistics(dict):
     def __ior__(self, other: "Statistics") -> "Statistics":
         for statistic in other.values():
             self._add(statistic)
+        self.omitted |= getattr(other, "omitted", {})
         return self
 
     def __or__(self, other: "Statistics") -> "Statistics":
@@ -135,6 +145,7 @@ class ClaimResult:
             "claim": self.claim, "title": self.title, "source": self.source, "scale": self.scale,
             "outcome": self.outcome,
             "statistics": {k: s.to_json() for k, s in self.statistics.items()},
+            "omitted": getattr(self.statistics, "omitted", {}),
             "measurements": self.measurements, "config": self.config,
             "protocol": self.protocol, "seconds": self.seconds, "notes": self.notes,
         }

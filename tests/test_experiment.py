@@ -1,6 +1,5 @@
 """--experiment: a researcher's architecture and .npz data for the protocol claims."""
 
-import dataclasses
 import json
 import re
 
@@ -99,16 +98,32 @@ def test_a_bad_npz_is_a_data_error_naming_the_file_and_the_fix(example, arrays, 
     assert fragment in str(err.value) and "bad.npz" in str(err.value) and "np.savez(" in str(err.value)
 
 
-def test_a_layer_without_an_infinite_kernel_is_refused_with_the_reason(example, monkeypatch):
-    @dataclasses.dataclass(frozen=True)
-    class Hypothetical:
-        """A layer ntkbench.models might gain before kernels.infinite has its recursion."""
-
-    monkeypatch.setitem(protocol.LAYERS, "Hypothetical", Hypothetical)
-    text = BASE + "architecture: {layers: [{kind: Dense}, {kind: Hypothetical}, {kind: Dense, width: 1}]}\n"
-    with pytest.raises(experiment.ExperimentError,
-                       match="has a layer without an infinite-width kernel .*critical rate"):
-        experiment.load(_write(example, text))
+def test_a_layer_without_an_infinite_kernel_gets_nn_and_entk_rows_and_a_note(example, pytester):
+    yaml = (example / "my_experiment.yaml").read_text()
+    assert yaml.count("{kind: Relu}") == 2
+    (example / "my_experiment.yaml").write_text(yaml.replace("{kind: Relu}", "{kind: Tanh}"))
+    (_, command), = [b for b in EXAMPLE if b[1].startswith("pytest ")]
+    result = pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local", "--cache-dir=",
+                                          f"--report-dir={example / 'reports'}", *pytest_args(command), "-rs")
+    outcomes = result.parseoutcomes()
+    assert "errors" not in outcomes and "error" not in outcomes
+    omitted = re.findall(r"did not compute (\S+): the architecture has a layer without an infinite-width kernel",
+                         result.stdout.str())
+    assert sorted(omitted) == ["control/my-xor/base/ENTK-NTK", "entk_approach/my-xor", "nn_below_ntk/my-xor"]
+    (line,) = [out for out in result.stdout.lines if out.startswith("ntkbench report: ")]
+    index = example / line.split(": ", 1)[1]
+    claims = {c["name"]: c["result"] for c in json.loads((index.parent / "results.json").read_text())["claims"]}
+    for claim in claims.values():
+        assert not [k for k in claim["statistics"] if "NTK" in k.replace("ENTK", "")]
+        assert any("a layer without an infinite-width kernel (Tanh)" in line and "no NTK row" in line
+                   for line in claim["protocol"])
+    exponent, width = claims["nn_vs_ntk_exponent"]["statistics"], claims["width_deterioration"]["statistics"]
+    assert {"beta/my-xor/base/NN", "beta/my-xor/base/ENTK", "diff/my-xor/base/NN-ENTK"} <= set(exponent)
+    assert {"entk_trend/my-xor", "nn_interior_min/my-xor", "control/my-xor/ENTK-interior-min"} == set(width)
+    assert set(claims["after_kernel"]["measurements"]["errors"]) >= {"NN", "ENTK", "K_n"}
+    assert "NTK" not in claims["after_kernel"]["measurements"]["errors"]
+    assert "trial 0's ENTK-init" in " ".join(claims["no_phase_transition"]["protocol"])
+    assert "SGD on the infinite NTK" not in index.read_text() and "NTK as a line" not in index.read_text()
 
 
 def test_a_bad_experiment_is_a_usage_error_before_any_computation(example, pytester):

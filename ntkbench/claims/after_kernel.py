@@ -63,10 +63,10 @@ def _pool(m_grid, fixed_m, n_grid) -> int:
     return _sizes(m_grid, fixed_m, n_grid)[-1] + n_grid[-1]
 
 
-def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray, data_dir=None) -> dict:
+def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray | None, data_dir=None) -> dict:
     """One trial: networks trained on every m and n, their after-kernels fitted as the claim
     needs, and the shuffled-label control; test errors keyed by curve. `ntk` is the
-    protocol's `ntk_gram` over this claim's pool."""
+    protocol's `ntk_gram` over this claim's pool (None: no NTK curve)."""
     p = cfg["protocol"]
     grid, n_max = p["n_grid"], p["n_grid"][-1]
     sizes = _sizes(cfg["m_grid"], cfg["fixed_m"], grid)
@@ -114,8 +114,9 @@ def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray, data_
             out["control_K_m_n0"].append(fitted(trained(m, shuffled)[1], cfg["n0"]))
     k0 = empirical.ntk(arch, params0, x)
     out["ENTK"] = [fitted(k0, n) for n in grid]
-    out["NTK"] = [kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n], task.y_test)
-                  for n in grid]
+    if ntk is not None:
+        out["NTK"] = [kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n], task.y_test)
+                      for n in grid]
     return {name: np.asarray(v, np.float64) for name, v in out.items()} | {"lr": lr}
 
 
@@ -124,14 +125,15 @@ def late(m_grid) -> int:
     return max(3, (len(m_grid) + 1) // 2)
 
 
-def _scaled(cfg: AfterKernelConfig) -> tuple[str, ...]:
-    """The curves over the n-grid whose exponents the claim fits."""
-    return ("NN", "ENTK", "NTK", "K_n", "K_n_fresh") + tuple(f"K_{m}" for m in cfg.fixed_m)
+def _scaled(cfg: AfterKernelConfig, curves: dict) -> tuple[str, ...]:
+    """The curves over the n-grid whose exponents the claim fits (the NTK's where there is one)."""
+    names = ("NN", "ENTK", "NTK", "K_n", "K_n_fresh") + tuple(f"K_{m}" for m in cfg.fixed_m)
+    return tuple(name for name in names if name in curves)
 
 
 def fit_range(cfg: AfterKernelConfig, curves: dict, train_error=None) -> scaling.FitRange:
     """`scaling.fit_range` of the n-grid over every curve whose exponent the claim fits."""
-    return scaling.fit_range(cfg.protocol.n_grid, {n: curves[n].mean(0) for n in _scaled(cfg)}, train_error)
+    return scaling.fit_range(cfg.protocol.n_grid, {n: curves[n].mean(0) for n in _scaled(cfg, curves)}, train_error)
 
 
 def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None) -> Statistics:
@@ -167,7 +169,7 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None)
     out.control("control/shuffled-labels/km_n0_decay", scaling.exponent(cfg.m_grid, curves["control_K_m_n0"]),
                 "negative control: statistic (a) for after-kernels of networks trained on shuffled "
                 "labels; must not be supported", direction=+1, diverged=share)
-    for name in _scaled(cfg):
+    for name in _scaled(cfg, curves):
         law = scaling.fit(n_fit, curves[name][:, fitted.mask].mean(0))
         out.measure(f"beta/{name}", scaling.exponent(n_fit, curves[name][:, fitted.mask]),
                     f"exponent of {name} on {span}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
@@ -215,7 +217,7 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
                         "Mean over trials with 95% CIs (t-interval); the control's after-kernels "
                         "were learnt from shuffled labels."),
                  Figure("Fig. 4c: data scaling of fixed after-kernels (rule b)",
-                        _curves(grid, curves, ("NN", "ENTK", "NTK", *fixed),
+                        _curves(grid, curves, tuple(n for n in ("NN", "ENTK", "NTK", *fixed) if n in curves),
                                 fit_range(cfg, curves, on_grid).mask),
                         "Mean test error over trials (points) and power laws fitted on the shaded range "
                         "(lines); open points lie outside it. The paper's exponents: "
@@ -271,4 +273,4 @@ def quick_tolerance(statistic: str) -> dict:
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.after_kernel, run, quick_tolerance,
                    shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol), m_grid=(4, 8, 16), n0=4,
                                                           fixed_m=(8, 16)),
-                   with_experiment=experiment.after_kernel_config)
+                   with_experiment=experiment.after_kernel_config, position=3)

@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 from ntkbench import baselines, config, experiment, scaling, stats
-from ntkbench.claims.protocol import MODELS, deviations, measured_critical_lr, ntk_gram, setting_curves, shared, shrunk
+from ntkbench.claims.protocol import (MODELS, NO_NTK, deviations, lr_kernel, measured_critical_lr, models_of, ntk_gram,
+                                      setting_curves, shared, shrunk)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
@@ -42,13 +43,14 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
     for cfg in cfgs:
         ntk = ntk_gram(shared(cfg), runner, data_dir)
         critical = measured_critical_lr(cfg, ntk, runner, data_dir)
-        notes.append(f"{cfg.task}: measured critical lr of SGD on the infinite NTK {critical:.4g}")
+        trained = models_of(shared(cfg))
+        notes.append(f"{cfg.task}: measured critical lr of SGD on {lr_kernel(shared(cfg))} {critical:.4g}")
         for s in cfg.settings:
             label = f"{cfg.task}/{s.name}"
             cells = setting_curves(cfg, s, critical, ntk, runner, data_dir)
             which = "best" if s.early_stopping else "final"
             errors = {m: scaling.floor_zeros(np.stack([c[f"{m}/{which}"] for c in cells]), cfg.n_test)
-                      for m in MODELS}
+                      for m in trained}
             curves[label] = {m: e[0] for m, e in errors.items()}
             train_errors[label] = np.stack([c["NN/train_error"] for c in cells]).mean(0)
             lrs[label] = float(cells[0]["lr"])
@@ -56,7 +58,7 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
             if zeros:
                 notes.append(f"{label}: zero test errors floored at 1/(2 n_test): {zeros}")
             runs = cfg.trials * len(cfg.n_grid)
-            diverged = {m: sum(int(c[f"{m}/diverged"]) for c in cells) for m in MODELS}
+            diverged = {m: sum(int(c[f"{m}/diverged"]) for c in cells) for m in trained}
             if any(diverged.values()):
                 notes.append(f"{label}: runs that diverged (non-finite outputs before the last "
                              f"step; their best error counts only the steps before), of {runs} per "
@@ -90,7 +92,8 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
     """The statistics of one task and setting: each model's exponent, beta_NN - beta_K for
     each kernel (decisions where the task's direction was pre-registered, measurements
     elsewhere) and the negative control beta_ENTK - beta_NTK, all fitted on the power-law
-    range of the grid (`scaling.fit_range`, the same range for every model).
+    range of the grid (`scaling.fit_range`, the same range for every model); those that need
+    the NTK only where `curves` has it (`protocol.models_of`).
 
     `curves[m]` is model m's (trials, len(ns)) test error, `diverged[m]` the fraction of its
     runs that diverged, `train_error` the networks' trial-mean training error per n.
@@ -100,11 +103,14 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
     fitted = scaling.fit_range(ns, {m: c.mean(0) for m, c in curves.items()}, train_error)
     ns, curves = ns[fitted.mask], {m: c[:, fitted.mask] for m, c in curves.items()}
     span = f"n = {ns[0]}..{ns[-1]}"
-    for m in MODELS:
+    for m in curves:
         law = scaling.fit(ns, curves[m].mean(0))
         out.measure(f"beta/{label}/{m}", scaling.exponent(ns, curves[m]),
                     f"exponent of {m} on {span}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
     for k in KERNELS:
+        if k not in curves:
+            out.omit(f"diff/{label}/NN-{k}", NO_NTK)
+            continue
         est = scaling.exponent_difference(ns, curves["NN"], curves[k])
         if pre_registered:
             out.decide(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k} on {span}, paired over trials; "
@@ -113,6 +119,9 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
         else:
             out.measure(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k} on {span}, paired over trials "
                         "(this task's direction was not pre-registered: a measurement)")
+    if "NTK" not in curves:
+        out.omit(f"control/{label}/ENTK-NTK", NO_NTK)
+        return out
     out.control(f"control/{label}/ENTK-NTK", scaling.exponent_difference(ns, curves["ENTK"], curves["NTK"]),
                 f"negative control: the network replaced by its linearisation (ENTK-init), "
                 f"beta_ENTK - beta_NTK on {span}; must not be supported",
@@ -127,7 +136,7 @@ def protocol(cfgs) -> list[str]:
             f"{c.task}: n = {', '.join(map(str, c.n_grid))} (nested prefixes of one shuffled pool), "
             f"{c.n_test} test points, {c.trials} trials; network {c.depth} layers of width {c.width}; "
             f"SGD with momentum 0.9, batch {c.batch_size}, {c.steps} steps, lr = {c.lr_fraction} x "
-            "the largest lr at which the same SGD on the infinite NTK at n_max stays finite "
+            f"the largest lr at which the same SGD on {lr_kernel(shared(c))} at n_max stays finite "
             "(measured by bisection; every setting of a task uses it, ablations scale it); test error at "
             f"{c.eval_points} log-spaced steps, best of them (optimal early stopping); the networks' "
             "training error at the end of training is recorded.")
@@ -159,6 +168,8 @@ def _exponent_plot(ax, statistics) -> None:
     paper = {k.split("/", 2)[2]: v for k, v in baselines.published(CLAIM).items()}  # "base/NN" -> beta
     for i, label in enumerate(labels):
         for j, m in enumerate(MODELS):
+            if f"beta/{label}/{m}" not in statistics:
+                continue
             color = plots.MODEL_COLORS[m]
             est = statistics[f"beta/{label}/{m}"].estimate
             y = i + (j - 1) * 0.22
@@ -181,4 +192,4 @@ def quick_tolerance(statistic: str) -> dict:
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_exponent, run, quick_tolerance,
                    shrink=lambda cfgs: tuple(shrunk(c) for c in cfgs),
-                   with_experiment=experiment.exponent_configs)
+                   with_experiment=experiment.exponent_configs, position=1)

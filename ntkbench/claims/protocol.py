@@ -6,8 +6,9 @@ the MSE, labels +-1, the same lr, batch and steps; the kernels as predictors
 sum_i a_i K(x, x_i) (the ENTK without the f(w0, x) term); test error recorded on a
 log-spaced schedule, its minimum being optimal early stopping. The lr is a fraction of the
 measured critical lr of the same SGD on the infinite NTK, so every model trains below the
-kernels' critical rate. Training sets are nested prefixes of one shuffled pool, so one Gram
-matrix serves every n.
+kernels' critical rate. An architecture without an infinite-width kernel (a models.Tanh
+layer) gets NN and ENTK-init rows only, its lr measured on trial 0's ENTK-init instead.
+Training sets are nested prefixes of one shuffled pool, so one Gram matrix serves every n.
 
 References:
   [V] Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
@@ -32,16 +33,33 @@ from ntkbench.runner import Cell, Runner
 
 MODELS = ("NN", "NTK", "ENTK")
 TASKS = ("xor", "digits-parity", "svhn-parity", "cifar5m-bin")
+NO_NTK = ("the architecture has a layer without an infinite-width kernel, so there is no NTK to compare "
+          "with (NN and ENTK-init rows only)")
 KERNEL_FIT = ("Kernels are fitted by full-batch heavy-ball GD at lr = n / (2 lambda_max), best test "
               "error over 30 log-spaced steps up to 100,000 (the ridgeless limit): "
               "`kernel_train.early_stopped_error`.")
+
+
+def has_ntk(cfg: dict) -> bool:
+    """Whether the architecture of the protocol dict `cfg` (`shared`) has an infinite NTK."""
+    return infinite.has_kernel(network_spec(cfg, 1))
+
+
+def models_of(cfg: dict) -> tuple[str, ...]:
+    """The models the protocol dict `cfg` trains: MODELS, less the NTK where it has none."""
+    return MODELS if has_ntk(cfg) else tuple(m for m in MODELS if m != "NTK")
+
+
+def lr_kernel(cfg: dict) -> str:
+    """The kernel on which the protocol measures its critical lr, in words."""
+    return "the infinite NTK" if has_ntk(cfg) else "trial 0's ENTK-init (the architecture has no infinite NTK)"
 
 
 def training(cfg: ExponentConfig) -> str:
     """How the protocol trains a network, in words, for a claim's protocol section."""
     return (f"depth {cfg.depth}, width {cfg.width}, SGD with momentum 0.9, batch {cfg.batch_size}, "
             f"{cfg.steps} steps, lr {cfg.lr_fraction} x the measured critical lr of the same SGD on "
-            "the infinite NTK, best test error over the log-spaced schedule")
+            f"{lr_kernel(shared(cfg))}, best test error over the log-spaced schedule")
 
 
 def deviations(cfg: ExponentConfig) -> list[str]:
@@ -50,13 +68,20 @@ def deviations(cfg: ExponentConfig) -> list[str]:
     grid = f"n = {cfg.n_grid[0]}..{cfg.n_grid[-1]}"
     lines = [
         "Differences from [V] at every preset: the learning rate is "
-        f"{cfg.lr_fraction} x the critical lr of the same SGD on the infinite NTK, measured by "
+        f"{cfg.lr_fraction} x the critical lr of the same SGD on {lr_kernel(shared(cfg))}, measured by "
         "bisection ([V] trains below that rate; its values are in an appendix our copy lacks); "
         f"the test error is read at {cfg.eval_points} log-spaced steps ([V] does not say how often); "
         "exponents are fitted on the points of the grid where every model's test error is below "
         "0.8 x chance and the networks' training error at most 1% ([V] states no fit range); "
         f"{cfg.trials} trials, CIs over trials conditional on one shuffled training pool.",
     ]
+    if not has_ntk(shared(cfg)):
+        lines.append("This architecture has a layer without an infinite-width kernel ("
+                     + ", ".join(sorted({type(layer).__name__ for layer in network_spec(shared(cfg), 1)
+                                         if not infinite.has_kernel((layer,))}))
+                     + "): the claims have NN and ENTK-init rows and no NTK row, the statistics that "
+                     "need the NTK are not computed, and the lr is a fraction of the critical lr of "
+                     "SGD on trial 0's ENTK-init.")
     if cfg.data is not None or cfg.architecture is not None:
         lines.append(f"A researcher's experiment (--experiment): task {cfg.task}"
                      + (f" from {cfg.data.path}" if cfg.data is not None else "")
@@ -167,10 +192,11 @@ def ntk_rows(gram: dict, rows: tuple[int, int], load: tuple) -> dict:
                                    infinite.kernels(arch, x[a:b], x[b:n]).ntk], axis=1)}
 
 
-def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None) -> np.ndarray:
+def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None) -> np.ndarray | None:
     """The infinite NTK of a task's inputs (pool[:n_max] then test) against its training
     inputs pool[:n_max], shape (n_max + n_test, n_max): the one Gram that every n, trial and
-    setting reads (K[:n, :n] to fit, K[n_max:, :n] to predict).
+    setting reads (K[:n, :n] to fit, K[n_max:, :n] to predict). None for an architecture
+    without an infinite NTK (`has_ntk`).
 
     `cfg` is a protocol dict (`shared`); the pool holds `n_pool` inputs (default n_max). No
     test-test entry is computed (kernel regression reads none; it would be a third of the
@@ -180,6 +206,8 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     shared by every claim whose Gram has the same inputs, so an hours-long Myrtle-5 Gram is
     computed once and survives a killed run.
     """
+    if not has_ntk(cfg):
+        return None
     n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
     load = (cfg["task"], n_pool or n_max, n_test, cfg["seed"], str(data_dir) if data_dir else None, _npz(cfg))
     params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max, inputs=_digest(inputs(load_task(*load), n_max)),
@@ -198,11 +226,13 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     return gram
 
 
-def prefix_gram(cfg: dict, full: np.ndarray, n: int, runner: Runner, data_dir=None) -> np.ndarray:
+def prefix_gram(cfg: dict, full: np.ndarray | None, n: int, runner: Runner, data_dir=None) -> np.ndarray | None:
     """`ntk_gram` of the grid (n,), n below the grid's largest n: cut from the grid's own
     Gram `full` when a pool of n has the same inputs as the first n of the grid's pool
     (CIFAR-5m-bin, digits parity), so the claims share that Gram; computed on its own
     otherwise."""
+    if full is None:
+        return None
     n_max, small = cfg["n_grid"][-1], cfg | {"n_grid": (n,)}
     data = str(data_dir) if data_dir else None
     pool = inputs(task_of(cfg, n_max, data), n_max)
@@ -212,8 +242,9 @@ def prefix_gram(cfg: dict, full: np.ndarray, n: int, runner: Runner, data_dir=No
     return np.concatenate([full[:n, :n], full[n_max:, :n]])
 
 
-def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) -> dict:
-    """The largest lr at which SGD with momentum on the infinite NTK stays finite.
+def critical_lr(cfg: dict, ntk: np.ndarray | None, data_dir=None, bisections: int = 8) -> dict:
+    """The largest lr at which SGD with momentum on the infinite NTK stays finite (on trial
+    0's ENTK-init where `ntk` is None: an architecture without an infinite NTK).
 
     Kernel SGD on coefficients, at n_max, with the protocol's batch size, momentum 0.9 and
     number of steps; bracketed from the full-batch rate (1 + momentum) / lambda_max(K / n)
@@ -223,6 +254,11 @@ def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) 
     """
     n_max = cfg["n_grid"][-1]
     task = task_of(cfg, n_max, data_dir)
+    if ntk is None:
+        arch = network_spec(cfg, cfg["width"])
+        params = models.network(arch).init(jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 0),
+                                           jnp.asarray(task.x_pool[:1]))["params"]
+        ntk = empirical.ntk(arch, params, task.x_pool[:n_max])
     k = ntk[:n_max, :n_max]
     y = task.y_pool[:n_max]
     key = jax.random.PRNGKey(cfg["seed"])
@@ -247,7 +283,7 @@ def critical_lr(cfg: dict, ntk: np.ndarray, data_dir=None, bisections: int = 8) 
     return {"critical_lr": lo}
 
 
-def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, ntk: np.ndarray,
+def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, ntk: np.ndarray | None,
                     trained: tuple[str, ...] = MODELS, data_dir=None) -> dict:
     """Best-of-schedule and final test errors of the `trained` models (of NN, NTK and ENTK-init) over the
     n-grid, and each network's training error at the end of training.
@@ -266,7 +302,8 @@ def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical
     net = models.network(arch)
     keys = [jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), t) for t in trials]
     params0 = [net.init(key, jnp.asarray(x[:1]))["params"] for key in keys]
-    grams = [{"NTK": ntk} | ({"ENTK": empirical.ntk(arch, p, x)} if "ENTK" in trained else {}) for p in params0]
+    grams = [({"NTK": ntk} if "NTK" in trained else {})
+             | ({"ENTK": empirical.ntk(arch, p, x)} if "ENTK" in trained else {}) for p in params0]
     steps = kernel_train.schedule(cfg["steps"], cfg["eval_points"])
     out = {m: np.zeros((2, len(trials), len(grid))) for m in trained}
     diverged = {m: np.zeros(len(trials), int) for m in trained}
@@ -328,7 +365,7 @@ def data_args(data_dir) -> dict:
     return {"data_dir": str(data_dir)} if data_dir else {}
 
 
-def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray, runner: Runner, data_dir=None) -> float:
+def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray | None, runner: Runner, data_dir=None) -> float:
     """`critical_lr` of the config's task, whose `ntk_gram` is `ntk`, through the store
     (claims sharing a task share it)."""
     (found,) = runner.map([Cell("protocol.critical_lr", functools.partial(critical_lr, ntk=ntk),
@@ -337,22 +374,25 @@ def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray, runner: Runner, d
     return float(found["critical_lr"])
 
 
-def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray, data_dir=None,
-                n_grid: tuple[int, ...] | None = None, trained: tuple[str, ...] = MODELS) -> list[Cell]:
+def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray | None,
+                data_dir=None, n_grid: tuple[int, ...] | None = None,
+                trained: tuple[str, ...] | None = None) -> list[Cell]:
     """`learning_curves` cells for the trials of `cfg` in `setting` (on `n_grid` if given,
-    with `ntk` the `ntk_gram` of that grid), `cfg.trials_per_cell` trials to a cell."""
+    with `ntk` the `ntk_gram` of that grid), `cfg.trials_per_cell` trials to a cell; the
+    `trained` models, by default `models_of` the config."""
     training = dict(lr_factor=setting.lr_factor, momentum=setting.momentum,
                     full_batch=setting.full_batch, width=setting.width)
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
     groups = [tuple(range(t, min(t + cfg.trials_per_cell, cfg.trials)))
               for t in range(0, cfg.trials, cfg.trials_per_cell)]
     return [Cell("protocol.curves", functools.partial(learning_curves, ntk=ntk),
-                 dict(cfg=protocol, training=training, trials=g, critical=critical, trained=trained,
+                 dict(cfg=protocol, training=training, trials=g, critical=critical,
+                      trained=trained or models_of(protocol),
                       **data_args(data_dir)))
             for g in groups]
 
 
-def setting_curves(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray,
+def setting_curves(cfg: ExponentConfig, setting: ExponentSetting, critical: float, ntk: np.ndarray | None,
                    runner: Runner, data_dir=None) -> list[dict]:
     """Per-trial `learning_curves` of every model in `setting`, the kernels trained as [V] did.
 

@@ -33,8 +33,8 @@ import dataclasses
 import numpy as np
 
 from ntkbench import config, experiment, scaling, stats
-from ntkbench.claims.protocol import (curve_cells, deviations, measured_critical_lr, ntk_gram, per_trial,
-                                      prefix_gram, shared, shrunk, training)
+from ntkbench.claims.protocol import (NO_NTK, curve_cells, deviations, measured_critical_lr, models_of, ntk_gram,
+                                      per_trial, prefix_gram, shared, shrunk, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
@@ -67,7 +67,8 @@ def trained_widths(widths, train_error) -> scaling.FitRange:
 
 
 def statistics(task: str, widths, nn, entk, ntk, diverged: dict, train_error=None) -> Statistics:
-    """Statistics of one width sweep; `nn`, `entk` (trials, widths), `ntk` (trials, 1);
+    """Statistics of one width sweep; `nn`, `entk` (trials, widths), `ntk` (trials, 1), or
+    None for an architecture without one (the statistics that need it are left out);
     `diverged` the fraction of each model's runs that diverged; `train_error` the networks'
     trial-mean training error per width (the sweep is cut to `trained_widths`). No width is
     picked from the data alone: dips are tested jointly over every interior width
@@ -79,18 +80,24 @@ def statistics(task: str, widths, nn, entk, ntk, diverged: dict, train_error=Non
     out.decide(f"entk_trend/{task}", stats.trend(widths, entk),
                "(a) slope of ENTK-init error in log2(width) (per trial, mean); the claim: below 0",
                direction=-1, diverged=diverged["ENTK"], unmet=unmet)
-    out.decide(f"entk_approach/{task}",
-               stats.curve_statistic(lambda e, k: (e[..., 0] - k[..., 0]) - np.abs(e[..., -1] - k[..., 0]), entk, ntk),
-               "(a) ENTK-init approaches the NTK from above: (ENTK(narrowest) - NTK) - |ENTK(widest) - NTK|; "
-               "the claim: above 0", direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=unmet)
+    if ntk is None:
+        out.omit(f"entk_approach/{task}", NO_NTK)
+        out.omit(f"nn_below_ntk/{task}", NO_NTK)
+    else:
+        approach = stats.curve_statistic(lambda e, k: (e[..., 0] - k[..., 0]) - np.abs(e[..., -1] - k[..., 0]),
+                                         entk, ntk)
+        out.decide(f"entk_approach/{task}", approach,
+                   "(a) ENTK-init approaches the NTK from above: (ENTK(narrowest) - NTK) - |ENTK(widest) - NTK|; "
+                   "the claim: above 0", direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=unmet)
     out.decide(f"nn_interior_min/{task}", interior_dip(nn, nn[:, 0], nn[:, -1]),
                "(b) the NN first improves, then deteriorates: at some interior width w, min(NN(narrowest) - "
                "NN(w), NN(widest) - NN(w)), with a 95% CI simultaneous over the interior widths; the claim: "
                "above 0", direction=+1, diverged=diverged["NN"], unmet=unmet)
-    out.decide(f"nn_below_ntk/{task}", interior_dip(nn, ntk[:, 0], nn[:, -1]),
-               "(b) ... toward the NTK from below: at some interior width w, min(NTK - NN(w), NN(widest) - "
-               "NN(w)), simultaneous 95% CI; the claim: above 0",
-               direction=+1, diverged=max(diverged["NN"], diverged["NTK"]), unmet=unmet)
+    if ntk is not None:
+        out.decide(f"nn_below_ntk/{task}", interior_dip(nn, ntk[:, 0], nn[:, -1]),
+                   "(b) ... toward the NTK from below: at some interior width w, min(NTK - NN(w), NN(widest) - "
+                   "NN(w)), simultaneous 95% CI; the claim: above 0",
+                   direction=+1, diverged=max(diverged["NN"], diverged["NTK"]), unmet=unmet)
     out.control(f"control/{task}/ENTK-interior-min", interior_dip(entk, entk[:, 0], entk[:, -1]),
                 "negative control: statistic (b) nn_interior_min for the linearised network (ENTK-init); "
                 "must not be supported", direction=+1, diverged=diverged["ENTK"], unmet=unmet)
@@ -110,10 +117,12 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
                                       n_grid=(cfg.n,))]
         done = per_trial(runner.map(cells, f"{task}/widths"))
         by_width = [done[i * p.trials:(i + 1) * p.trials] for i in range(len(cfg.widths))]
+        trained = models_of(shared(p))
         errors = {m: np.array([[trial[f"{m}/best"][0] for trial in width] for width in by_width]).T
-                  for m in ("NN", "ENTK", "NTK")}
-        ntk = errors["NTK"][:, :1]
-        curves[task] = {"NN": errors["NN"], "ENTK": errors["ENTK"], "NTK": ntk}
+                  for m in trained}
+        if "NTK" in errors:
+            errors["NTK"] = errors["NTK"][:, :1]
+        curves[task] = errors
         train_errors[task] = np.array([np.mean([t["NN/train_error"][0] for t in w]) for w in by_width])
         untrained = {w: e for w, e in zip(cfg.widths, train_errors[task]) if e > scaling.TRAINED}
         if untrained:
@@ -122,18 +131,12 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
                          + " (trial means); the decisions use the other widths ([V]'s networks reach 0 "
                          "training error)")
         runs = len(cfg.widths) * p.trials
-        diverged = {m: sum(int(t[f"{m}/diverged"]) for w in by_width for t in w) for m in ("NN", "ENTK", "NTK")}
-        found |= statistics(task, np.asarray(cfg.widths), errors["NN"], errors["ENTK"], ntk,
+        diverged = {m: sum(int(t[f"{m}/diverged"]) for w in by_width for t in w) for m in trained}
+        found |= statistics(task, np.asarray(cfg.widths), errors["NN"], errors["ENTK"], errors.get("NTK"),
                             {m: d / runs for m, d in diverged.items()}, train_errors[task])
-        gap = [stats.mean_ci(errors["ENTK"][:, i] - ntk[:, 0]) for i in range(len(cfg.widths))]
-        close = [w for w, g in zip(cfg.widths, gap) if g.low <= 0 <= g.high]
-        reach = (f"within noise of it (paired 95% CI of the gap includes 0) from width {close[0]}"
-                 if close else f"still above it at width {cfg.widths[-1]}: gap {gap[-1].value:.4f}, "
-                 f"95% CI [{gap[-1].low:.4f}, {gap[-1].high:.4f}]")
         notes.append(f"{task}: lr {float(by_width[0][0]['lr']):.4g} ({p.lr_fraction} x the measured "
                      f"critical lr {critical:.4g}); the NN is best at width "
-                     f"{cfg.widths[int(np.argmin(errors['NN'].mean(0)))]}; ENTK-init approaches "
-                     f"the infinite NTK and is {reach}")
+                     f"{cfg.widths[int(np.argmin(errors['NN'].mean(0)))]}" + _approach(cfg.widths, errors))
         if any(diverged.values()):
             notes.append(f"{task}: diverged runs of {runs} per model: {diverged}; above "
                          f"{stats.MAX_DIVERGED:.0%} the decisions involving that model are inconclusive")
@@ -145,10 +148,23 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         config={"sweeps": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
         figures=[Figure(f"Test error vs width, {c.protocol.task}, n = {c.n}",
                         _width_plot(c.widths, curves[c.protocol.task]),
-                        "Mean over trials with 95% CIs of the mean (t-interval); the infinite NTK "
-                        "as a line with its band. The paper: ENTK-init falls toward the NTK from "
-                        "above, the NN dips and rises toward it.") for c in cfgs],
+                        "Mean over trials with 95% CIs of the mean (t-interval)"
+                        + ("; the infinite NTK as a line with its band" if "NTK" in curves[c.protocol.task] else "")
+                        + ". The paper: ENTK-init falls toward the NTK from above, the NN dips and rises "
+                        "toward it.") for c in cfgs],
         seconds=time.perf_counter() - start, notes=notes)
+
+
+def _approach(widths, errors: dict) -> str:
+    """How close ENTK-init comes to the infinite NTK, for the notes ("" without an NTK)."""
+    if "NTK" not in errors:
+        return ""
+    gap = [stats.mean_ci(errors["ENTK"][:, i] - errors["NTK"][:, 0]) for i in range(len(widths))]
+    close = [w for w, g in zip(widths, gap) if g.low <= 0 <= g.high]
+    reach = (f"within noise of it (paired 95% CI of the gap includes 0) from width {close[0]}"
+             if close else f"still above it at width {widths[-1]}: gap {gap[-1].value:.4f}, "
+             f"95% CI [{gap[-1].low:.4f}, {gap[-1].high:.4f}]")
+    return f"; ENTK-init approaches the infinite NTK and is {reach}"
 
 
 def protocol(cfgs) -> list[str]:
@@ -172,9 +188,10 @@ def _width_plot(widths, curve):
     def draw(ax):
         plots.mean_with_ci(ax, widths, curve["NN"], color="C0", label="NN")
         plots.mean_with_ci(ax, widths, curve["ENTK"], color="C2", label="ENTK-init")
-        k, half = curve["NTK"][:, 0], float(plots.t_halfwidth(curve["NTK"][:, 0]))
-        ax.axhline(k.mean(), color="C1", label="infinite NTK")
-        ax.axhspan(k.mean() - half, k.mean() + half, color="C1", alpha=0.2)
+        if "NTK" in curve:
+            k, half = curve["NTK"][:, 0], float(plots.t_halfwidth(curve["NTK"][:, 0]))
+            ax.axhline(k.mean(), color="C1", label="infinite NTK")
+            ax.axhspan(k.mean() - half, k.mean() + half, color="C1", alpha=0.2)
         plots.width_axis(ax, widths)
         ax.set_ylabel("test error")
         ax.legend()
@@ -189,4 +206,4 @@ def quick_tolerance(statistic: str) -> dict:
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.width_deterioration, run, quick_tolerance,
                    shrink=lambda cfgs: tuple(dataclasses.replace(c, protocol=shrunk(c.protocol), n=8, widths=(1, 2, 4))
                                              for c in cfgs),
-                   with_experiment=experiment.width_configs)
+                   with_experiment=experiment.width_configs, position=2)

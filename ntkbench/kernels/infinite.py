@@ -161,6 +161,12 @@ def _diagonal(k, dims: int):
 _SPATIAL = (Conv, Conv1D, AvgPool, AvgPool1D)
 _ALONE = _SPATIAL + (GlobalAvgPool, Flatten)
 _POOLS = {AvgPool: _avg_pool, AvgPool1D: _avg_pool, GlobalAvgPool: _global_avg_pool, Flatten: _flatten}
+_KERNEL_LAYERS = (Dense, Relu) + _ALONE
+
+
+def has_kernel(spec: Spec) -> bool:
+    """Whether every layer of `spec` has an infinite-width kernel here (models.Tanh has none)."""
+    return all(isinstance(layer, _KERNEL_LAYERS) for layer in spec)
 
 
 def _check_fits(layer, dims: int):

@@ -78,6 +78,8 @@ ENTK_SPECS = {
                            models.Dense(1, 1.0, 0.5)), (4, 4, 2)),
     "cnn5-w8": (models.cnn5(width=8), (6, 6, 3)),
     "myrtle1d-w8": (models.myrtle1d(width=8), (40, 1)),
+    "tanh-mlp": ((models.Dense(32, 1.2, 0.3), models.Tanh(), models.Dense(1, 1.0, 0.5)), (15,)),
+    "tanh-conv1d": ((models.Conv1D(8, 1.3, 0.2), models.Tanh(), models.GlobalAvgPool(), models.Dense(1)), (8, 2)),
     "conv1d-pool-flatten": ((models.Conv1D(16, 1.3, 0.2), models.Relu(), models.AvgPool1D(),
                              models.Conv1D(8, 1.1, 0.3), models.Relu(), models.Flatten(),
                              models.Dense(1, 1.0, 0.5)), (8, 2)),
