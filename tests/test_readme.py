@@ -1,7 +1,10 @@
 """The README's commands are the ones CI runs, word for word."""
 
 import re
+import tomllib
 from pathlib import Path
+
+from ntkbench.claims import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +30,7 @@ def pytest_args(command: str) -> list[str]:
 
 
 def test_the_adding_a_claim_example_runs_end_to_end(pytester):
-    (_, module), (_, suite), (_, commands) = blocks("Adding a claim")
+    (_, module), (_, suite), (_, commands), _ = blocks("Adding a claim")
     pytester.makepyfile(xor_claim=module, test_xor_ntk=suite)
     pytester.syspathinsert()
     regen, check = commands.splitlines()
@@ -38,3 +41,19 @@ def test_the_adding_a_claim_example_runs_end_to_end(pytester):
     result.assert_outcomes(passed=2)
     assert (pytester.path / "baselines" / "quick" / "xor_ntk.json").exists()
     result.stdout.fnmatch_lines(["ntkbench report: *index.html"])
+
+
+def test_an_installed_packages_claim_is_found_by_its_entry_point(pytester):
+    """The README's entry-point table, as an installed distribution's metadata on sys.path."""
+    (_, module), (_, suite), (_, commands), (_, toml) = blocks("Adding a claim")
+    pytester.makepyfile(xor_claim=module, test_xor_ntk=suite)
+    points = tomllib.loads(toml)["project"]["entry-points"]["ntkbench.claims"]
+    info = pytester.mkdir("xor_claim-0.1.dist-info")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: xor-claim\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[ntkbench.claims]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()))
+    pytester.syspathinsert()
+    assert list(registry.load())[-1] == "xor_ntk"
+    regen = commands.splitlines()[0].replace(" --claims-module=xor_claim", "")
+    result = pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local", "--cache-dir=",
+                                          f"--report-dir={pytester.path / 'reports'}", *pytest_args(regen))
+    result.assert_outcomes(passed=2)

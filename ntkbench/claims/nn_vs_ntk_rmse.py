@@ -268,4 +268,5 @@ def quick_tolerance(statistic: str) -> dict:
 
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_rmse, run, quick_tolerance,
-                   shrink=lambda cfg: dataclasses.replace(cfg, trials=2, widths=(8, 8), epochs=(2, 2)))
+                   shrink=lambda cfg: dataclasses.replace(cfg, trials=2, widths=(8, 8), epochs=(2, 2)),
+                   position=6)

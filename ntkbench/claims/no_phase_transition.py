@@ -320,4 +320,4 @@ def quick_tolerance(statistic: str) -> dict:
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.no_phase_transition, run, quick_tolerance,
                    shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol, steps=64), snapshots=12),
-                   with_experiment=experiment.phase_config)
+                   with_experiment=experiment.phase_config, position=4)

@@ -18,23 +18,31 @@ and the `claim(name)` marker's), its title and source for the report, and four f
                                   and data (`ntkbench.experiment`); claims without it do
                                   not run under --experiment
 
-`load` lists ntkbench's own claims in the order of the report, then those of the modules
-a session names (`--claims-module`). A suite file marks its tests `claim(name)` and reads
-the result through the `bench` fixture; its baselines are `baselines/<scale>/<name>.json`.
+and one value:
+
+  position                        (optional) its place in the report among ntkbench's own
+                                  claims (lower first; unset: after them, by name)
+
+`load` finds ntkbench's own claims (every module of this package that defines one), then
+those of installed packages (entry points of the group `ntkbench.claims`, each naming a
+module), then those of the modules a session names (`--claims-module`). A suite file marks
+its tests `claim(name)` and reads the result through the `bench` fixture; its baselines are
+`baselines/<scale>/<name>.json`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
+import math
+import pkgutil
 from typing import Any, Callable, Sequence
 
+import ntkbench.claims as package
 from ntkbench.results import ClaimResult
 
-# The order of the report: [V]'s claims as the paper makes them, [W], [I].
-BUILTIN = ("ntkbench.claims.nn_vs_ntk_exponent", "ntkbench.claims.width_deterioration",
-           "ntkbench.claims.after_kernel", "ntkbench.claims.no_phase_transition",
-           "ntkbench.claims.practical_limits", "ntkbench.claims.nn_vs_ntk_rmse")
+ENTRY_POINTS = "ntkbench.claims"
 
 
 class RegistryError(Exception):
@@ -53,14 +61,19 @@ class Claim:
     quick_tolerance: Callable[[str], dict]
     shrink: Callable[[Any], Any] | None = None
     with_experiment: Callable[[Any, Any], Any] | None = None
+    position: float = math.inf
 
 
 def load(modules: Sequence[str] = ()) -> dict[str, Claim]:
-    """The claims by name: ntkbench's own in report order, then those of `modules` (importable
-    module names, each defining `DEFINITION`)."""
+    """The claims by name: ntkbench's own in report order, then those of installed packages'
+    entry points, then those of `modules` (importable module names, each defining
+    `DEFINITION`)."""
+    own = [(info.name, claim) for info in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
+           if isinstance(claim := getattr(importlib.import_module(info.name), "DEFINITION", None), Claim)]
+    own.sort(key=lambda found: (found[1].position, found[1].name))
+    others = [e.value for e in importlib.metadata.entry_points(group=ENTRY_POINTS)] + list(modules)
     claims: dict[str, Claim] = {}
-    for name in BUILTIN + tuple(modules):
-        claim = _definition(name)
+    for name, claim in own + [(m, _definition(m)) for m in others]:
         if claim.name in claims:
             raise RegistryError(f"The claims module {name} defines the claim {claim.name!r}, a name "
                                 "another claim already has; give the Claim in its DEFINITION another name.")

@@ -138,4 +138,5 @@ def _shrunk(cfg: PracticalConfig) -> PracticalConfig:
         uncertainty=dataclasses.replace(cfg.uncertainty, widths=(4, 8), n=16, steps=8))
 
 
-DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.practical_limits, run, quick_tolerance, shrink=_shrunk)
+DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.practical_limits, run, quick_tolerance, shrink=_shrunk,
+                   position=5)
