@@ -22,6 +22,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import ClassVar, Sequence, Union
 
 import flax.linen as nn
@@ -151,9 +152,25 @@ class NTKDense(nn.Module):
         return (self.W_std / jnp.sqrt(x.shape[-1])) * (x @ kernel) + self.b_std * bias
 
 
+def taps(x, dims: int):
+    """Every position's 3 (dims 1) or 3x3 (dims 2) SAME-padded neighbourhood, on the channel
+    axis: (n, *spatial, 3**dims * C), offsets in row-major order, each offset's C channels
+    together (the order of a conv kernel (3, ..., C, width) reshaped to (3**dims * C, width))."""
+    spatial = x.shape[1:-1]
+    padded = jnp.pad(x, [(0, 0)] + [(1, 1)] * dims + [(0, 0)])
+    return jnp.concatenate([padded[(slice(None),) + tuple(slice(o, o + s) for o, s in zip(offset, spatial))]
+                            for offset in itertools.product(range(3), repeat=dims)], -1)
+
+
 class NTKConv(nn.Module):
     """3x3 (`dims` 2) or 3-tap (`dims` 1) SAME convolution in NTK parameterization; params
-    `kernel` (3, 3, in, width) or (3, in, width), and `bias`."""
+    `kernel` (3, 3, in, width) or (3, in, width), and `bias`.
+
+    On a CPU it is `taps` times the kernel as one matrix: XLA's CPU convolution inside a loop
+    (the training scan) ran 7-14x slower than outside one, a matrix product alike in both
+    (benchmarks/test_engine_speed.py::test_conv_as_taps_in_the_training_scan); elsewhere
+    XLA's convolution.
+    """
 
     width: int
     W_std: float
@@ -164,8 +181,11 @@ class NTKConv(nn.Module):
     def __call__(self, x):
         kernel = self.param("kernel", nn.initializers.normal(1.0), (3,) * self.dims + (x.shape[-1], self.width))
         bias = self.param("bias", nn.initializers.normal(1.0), (self.width,))
-        layout = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}[self.dims]
-        y = jax.lax.conv_general_dilated(x, kernel, (1,) * self.dims, "SAME", dimension_numbers=layout)
+        if jax.default_backend() == "cpu":
+            y = taps(x, self.dims) @ kernel.reshape(-1, self.width)
+        else:
+            layout = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}[self.dims]
+            y = jax.lax.conv_general_dilated(x, kernel, (1,) * self.dims, "SAME", dimension_numbers=layout)
         return (self.W_std / jnp.sqrt(3**self.dims * x.shape[-1])) * y + self.b_std * bias
 
 
