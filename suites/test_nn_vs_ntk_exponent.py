@@ -2,8 +2,10 @@
 
 Pre-registered (before the first run): on the XOR-type task (and CIFAR-5m-bin at full
 scale) the claim should hold in every setting, since a network can learn the label's
-2-dimensional subspace and a rotation-invariant kernel cannot; digits parity's direction
-was not pre-registered, so its differences are measurements, checked by the baseline test.
+2-dimensional subspace and a rotation-invariant kernel cannot; on MNIST-1D parity, with a
+1-D Myrtle-5 (a CNN with global pooling, the network [V]'s claim is about), in the base
+setting. Digits parity's direction was not pre-registered, so its differences are
+measurements, checked by the baseline test.
 Decisions whose measured verdict is not `supported` are strict xfails with the measured
 reason: a verdict that flips XPASSes and fails the run.
 """

@@ -32,7 +32,7 @@ from ntkbench.kernels import empirical, infinite
 from ntkbench.runner import Cell, Runner
 
 MODELS = ("NN", "NTK", "ENTK")
-TASKS = ("xor", "digits-parity", "svhn-parity", "cifar5m-bin")
+TASKS = ("xor", "digits-parity", "mnist1d-parity", "svhn-parity", "cifar5m-bin")
 NO_NTK = ("the architecture has a layer without an infinite-width kernel, so there is no NTK to compare "
           "with (NN and ENTK-init rows only)")
 KERNEL_FIT = ("Kernels are fitted by full-batch heavy-ball GD at lr = n / (2 lambda_max), best test "
@@ -89,9 +89,11 @@ def deviations(cfg: ExponentConfig) -> list[str]:
                      + f", {grid}, {cfg.n_test} test points, batch {cfg.batch_size}, {cfg.steps} steps; "
                      "not [V]'s data or network, so no published number applies.")
     elif cfg.scale == "quick":
-        lines.append(f"Quick preset: {cfg.task} instead of CIFAR-5m-bin, a ReLU MLP (depth {cfg.depth}, "
-                     f"width {cfg.width}) instead of Myrtle-5, {grid}, {cfg.n_test} test points, "
-                     f"batch {cfg.batch_size}, {cfg.steps} steps.")
+        network = (f"a 1-D Myrtle-{cfg.depth} of width {cfg.width} on 40-sample signals instead of Myrtle-5 "
+                   "of width 64 on images" if cfg.task == "mnist1d-parity" else
+                   f"a ReLU MLP (depth {cfg.depth}, width {cfg.width}) instead of Myrtle-5")
+        lines.append(f"Quick preset: {cfg.task} instead of CIFAR-5m-bin, {network}, {grid}, {cfg.n_test} "
+                     f"test points, batch {cfg.batch_size}, {cfg.steps} steps.")
     elif cfg.scale == "full":
         lines.append(f"Full preset (one GPU, about a day): {grid} (1.2 decades), {cfg.steps} steps of "
                      f"{cfg.batch_size}; [V]'s ranges are wider (the paper preset), so its published "
@@ -118,6 +120,8 @@ def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir, data: Np
         return tasks.xor_task(n_pool, n_test, seed=seed)
     if name == "digits-parity":
         return tasks.digits_parity(n_test, seed=seed)
+    if name == "mnist1d-parity":
+        return tasks.mnist1d_parity(n_pool, n_test, seed=seed)
     if name == "svhn-parity":
         return images.svhn_parity(data_dir, n_pool, n_test, seed=seed)
     if name == "cifar5m-bin":
@@ -142,6 +146,7 @@ def inputs(task: tasks.Task, n_max: int) -> np.ndarray:
 FACTORIES = {
     "mlp": lambda width, depth: models.mlp([width] * depth, W_std=2**0.5, b_std=0.1),
     "myrtle": lambda width, depth: models.myrtle(depth, width),
+    "myrtle1d": lambda width, depth: models.myrtle1d(depth, width),
     "cnn5": lambda width, depth: models.cnn5(width),
 }
 LAYERS = {layer.__name__: layer for layer in models.Layer.__args__}
@@ -149,11 +154,11 @@ LAYERS = {layer.__name__: layer for layer in models.Layer.__args__}
 
 def spec(task: str, width: int, depth: int, architecture: str | tuple | None = None) -> models.Spec:
     """The architecture at `width`: `architecture` names a factory (mlp: a ReLU MLP with
-    `depth` hidden layers, myrtle: Myrtle-`depth`, cnn5: the 5-layer CNN) or lists layers
-    (`LayerConfig`s or their dicts); None: the task's own, Myrtle on CIFAR-5m-bin, the
-    5-layer CNN on SVHN-parity, else the MLP."""
+    `depth` hidden layers, myrtle: Myrtle-`depth`, myrtle1d: its 1-D form, cnn5: the 5-layer
+    CNN) or lists layers (`LayerConfig`s or their dicts); None: the task's own, Myrtle on
+    CIFAR-5m-bin, 1-D Myrtle on MNIST-1D parity, the 5-layer CNN on SVHN-parity, else the MLP."""
     if architecture is None:
-        architecture = {"cifar5m-bin": "myrtle", "svhn-parity": "cnn5"}.get(task, "mlp")
+        architecture = {"cifar5m-bin": "myrtle", "mnist1d-parity": "myrtle1d", "svhn-parity": "cnn5"}.get(task, "mlp")
     if isinstance(architecture, str):
         return FACTORIES[architecture](width, depth)
     return tuple(layer(width, LayerConfig(**c) if isinstance(c, dict) else c) for c in architecture)
