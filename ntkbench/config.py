@@ -204,8 +204,10 @@ class WidthConfig(_Config):
 
 def width_deterioration(scale: str) -> tuple[WidthConfig, ...]:
     """Quick: the XOR-type task at n = 1024 from width 2 (a probe found the network's minimum
-    below width 16 there) to 1024. Full and paper: [V]'s widths; its text gives no n, so
-    n = 4000 (CIFAR-5m-bin) and the "smaller training size" of SVHN-parity, 1000."""
+    below width 16 there) to 1024; MNIST-1D parity's 1-D Myrtle-5 at n = 1024 from width 2 to
+    64 (a width-128 sweep would take some 5 more minutes on 2 cores). Full and paper: [V]'s
+    widths; its text gives no n, so n = 4000 (CIFAR-5m-bin) and the "smaller training size" of
+    SVHN-parity, 1000."""
     if check_scale(scale) in GPU_SCALES:
         svhn = ExponentConfig(scale, "svhn-parity", BASE, n_grid=(1000,), n_test=10_000, width=64,
                               depth=5, trials=8, steps=20_000, batch_size=200, trials_per_cell=4)
@@ -213,7 +215,9 @@ def width_deterioration(scale: str) -> tuple[WidthConfig, ...]:
                             widths=(16, 32, 64, 128, 256, 512, 1024)),
                 WidthConfig(scale, svhn, n=1000, widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096)))
     return (WidthConfig(scale, ExponentConfig(scale, "xor", BASE, **QUICK_XOR), n=1024,
-                        widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)),)
+                        widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)),
+            WidthConfig(scale, ExponentConfig(scale, "mnist1d-parity", BASE, **QUICK_MNIST1D), n=1024,
+                        widths=(2, 4, 8, 16, 32, 64)))
 
 
 @dataclasses.dataclass(frozen=True)
