@@ -107,7 +107,7 @@ class ExponentConfig(_Config):
     `trials_per_cell` only groups work: the networks of a cell's trials train together, one
     vmapped program (a GPU trains several small networks in the time of one; on CPU cores
     trials spread over the pool instead); the results do not depend on it.
-    `architecture` (a factory's name, mlp, myrtle or cnn5, or layers) and `data` describe a
+    `architecture` (a factory's name, mlp, myrtle, myrtle1d or cnn5, or layers) and `data` describe a
     researcher's experiment (`ntkbench.experiment`); None: the task's own (`protocol.spec`,
     `protocol.load_task`).
     """

@@ -63,7 +63,7 @@ class LayerSchema:
 
 @dataclasses.dataclass
 class ArchitectureSchema:
-    """Either `layers`, or a `factory` (mlp, myrtle, cnn5) with its `depth`."""
+    """Either `layers`, or a `factory` (mlp, myrtle, myrtle1d, cnn5) with its `depth`."""
 
     factory: Optional[str] = None
     depth: int = 2

@@ -69,7 +69,7 @@ LAYERS = "architecture: {layers: [{kind: Dense}, {kind: Relu}, {kind: Dense, wid
     (BASE + LAYERS + "n_grdi: [1]\n", experiment.ExperimentError, "Key 'n_grdi' not in 'Schema'"),
     (BASE + LAYERS + "trials: many\n", experiment.ExperimentError, "Value 'many' of type 'str' could not be"),
     (BASE + "architecture: {factory: resnet}\n", experiment.ExperimentError, "names the architecture 'resnet'; "
-     "ntkbench's factories are mlp, myrtle, cnn5"),
+     "ntkbench's factories are mlp, myrtle, myrtle1d, cnn5"),
     (BASE + "architecture: {layers: [{kind: Dense}, {kind: Sigmoid}]}\n", experiment.ExperimentError,
      "names the layer 'Sigmoid'; the layers of ntkbench.models are Dense, Conv, Conv1D, Relu"),
     (BASE + "architecture: {layers: [{kind: Conv}, {kind: Relu}, {kind: Flatten}, {kind: Dense, width: 1}]}\n",
