@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ntkbench import config, stats
+from ntkbench import baselines, config, stats
 from ntkbench.claims import (after_kernel, nn_vs_ntk_exponent, nn_vs_ntk_rmse, no_phase_transition, practical_limits,
                              width_deterioration)
 from ntkbench.kernel_train import schedule
@@ -286,14 +286,14 @@ def test_rmse_rule_power_at_the_published_gap():
 # [I]'s further findings. Per-trial rows share the trial's data: a trial effect (sd 0.03 for the
 # networks, 0.005 for the kernels) plus each row's own noise (sd 0.01 for networks, 0.001 for
 # kernels); the means are the published table unless a null moves them.
-PUBLISHED_RMSE = {"NN1": 0.207151, "NN2": 0.191916, "GP1": 0.0634271, "GP2": 0.0635353, "NTKA1": 0.0808606,
-                  "NTKA2": 0.0836348, "NTKJ1": 0.063008, "NTKJ2": 0.062946, "NTKB1": 0.0629396,
-                  "NTKB2": 0.0629477, "Laplacian": 0.103857}
+PUBLISHED_RMSE = {name.removeprefix("rmse/"): value for name, value in baselines.published(nn_vs_ntk_rmse.CLAIM).items()
+                  if name.startswith("rmse/")}
 
 
 def _table(**means):
-    table = PUBLISHED_RMSE | {"NTK-native1": 0.063008, "NTK-native2": 0.062946, "NNGP-native1": 0.0634271,
-                              "NNGP-native2": 0.0635353, nn_vs_ntk_rmse.CONTROL: PUBLISHED_RMSE["NN1"]} | means
+    table = PUBLISHED_RMSE | {f"{native}-native{depth}": PUBLISHED_RMSE[f"{row}{depth}"]
+                              for native, row in (("NTK", "NTKJ"), ("NNGP", "GP")) for depth in (1, 2)} | {
+                              nn_vs_ntk_rmse.CONTROL: PUBLISHED_RMSE["NN1"]} | means
 
     def simulate(rng, trials):
         nets, kernels = 0.03 * rng.normal(size=trials), 0.005 * rng.normal(size=trials)

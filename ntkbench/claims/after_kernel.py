@@ -63,10 +63,10 @@ def _pool(m_grid, fixed_m, n_grid) -> int:
     return _sizes(m_grid, fixed_m, n_grid)[-1] + n_grid[-1]
 
 
-def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray | None, data_dir=None) -> dict:
+def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict:
     """One trial: networks trained on every m and n, their after-kernels fitted as the claim
-    needs, and the shuffled-label control; test errors keyed by curve. `ntk` is the
-    protocol's `ntk_gram` over this claim's pool (None: no NTK curve)."""
+    needs, and the shuffled-label control; test errors keyed by curve. Each (K_m, n) is
+    fitted once: K_n(n) at n = m is a point of K_m's curve when m is a fixed m."""
     p = cfg["protocol"]
     grid, n_max = p["n_grid"], p["n_grid"][-1]
     sizes = _sizes(cfg["m_grid"], cfg["fixed_m"], grid)
@@ -101,23 +101,31 @@ def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray | None
     out |= {f"K_{m}": [] for m in cfg["fixed_m"]}
     for m in sizes:
         fit, k, train_error = trained(m, task.y_pool)
+        k_m = functools.cache(functools.partial(fitted, k))
         out["train_error"].append(train_error)
         out["diverged"].append(fit.diverged)
         if m in grid:
             out["NN"].append(kernel_train.zero_one_error(fit.eval_preds, task.y_test).min())
-            out["K_n"].append(fitted(k, m))
-            out["K_n_fresh"].append(fitted(k, m, fresh=True))
+            out["K_n"].append(k_m(m))
+            out["K_n_fresh"].append(k_m(m, fresh=True))
         if m in cfg["fixed_m"]:
-            out[f"K_{m}"] = [fitted(k, n) for n in grid]
+            out[f"K_{m}"] = [k_m(n) for n in grid]
         if m in cfg["m_grid"]:
-            out["K_m_n0"].append(fitted(k, cfg["n0"]))
+            out["K_m_n0"].append(k_m(cfg["n0"]))
             out["control_K_m_n0"].append(fitted(trained(m, shuffled)[1], cfg["n0"]))
     k0 = empirical.ntk(arch, params0, x)
     out["ENTK"] = [fitted(k0, n) for n in grid]
-    if ntk is not None:
-        out["NTK"] = [kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n], task.y_test)
-                      for n in grid]
     return {name: np.asarray(v, np.float64) for name, v in out.items()} | {"lr": lr}
+
+
+def ntk_errors(cfg: dict, ntk: np.ndarray, data_dir=None) -> dict:
+    """The infinite NTK's test errors over the n-grid, fitted as the after-kernels are; the
+    same for every trial. `ntk` is the protocol's `ntk_gram` over this claim's pool."""
+    p = cfg["protocol"]
+    grid, n_max = p["n_grid"], p["n_grid"][-1]
+    task = task_of(p, _pool(cfg["m_grid"], cfg["fixed_m"], grid), data_dir)
+    return {"NTK": np.array([kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n],
+                                                              task.y_test) for n in grid])}
 
 
 def late(m_grid) -> int:
@@ -185,9 +193,14 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     critical = measured_critical_lr(p, ntk_gram(shared(p), runner, data_dir), runner, data_dir)
     params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
     ntk = ntk_gram(shared(p), runner, data_dir, n_pool=_pool(cfg.m_grid, cfg.fixed_m, p.n_grid))
-    cells = runner.map([Cell(f"{CLAIM}.trial", functools.partial(after_kernels, ntk=ntk),
-                             dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
-                        for t in range(p.trials)], f"{p.task}/after-kernels")
+    trials = [Cell(f"{CLAIM}.trial", after_kernels,
+                   dict(cfg=params, trial=t, critical=critical, **data_args(data_dir))) for t in range(p.trials)]
+    ntk_cell = [] if ntk is None else [Cell(f"{CLAIM}.ntk", functools.partial(ntk_errors, ntk=ntk),
+                                            dict(cfg=params, **data_args(data_dir)))]
+    cells = runner.map(ntk_cell + trials, f"{p.task}/after-kernels")
+    if ntk_cell:
+        ntk_curve, *cells = cells
+        cells = [c | {"NTK": ntk_curve["NTK"]} for c in cells]
     curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]
               for name in cells[0] if name not in ("lr", "train_error", "diverged", "seconds")}
     grid, fixed = p.n_grid, [f"K_{m}" for m in cfg.fixed_m]
