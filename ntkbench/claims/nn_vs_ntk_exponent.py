@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from ntkbench import baselines, config, experiment, scaling, stats
-from ntkbench.claims.protocol import (MODELS, NO_NTK, deviations, lr_kernel, measured_critical_lr, models_of, ntk_gram,
-                                      setting_curves, shared, shrunk)
+from ntkbench.claims.protocol import (MODELS, NO_NTK, lr_kernel, measured_critical_lr, models_of, ntk_gram,
+                                      setting_curves, shared, shrunk, task_deviations)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
@@ -152,8 +152,7 @@ def protocol(cfgs) -> list[str]:
         "Pre-registered directions: " + ", ".join(PRE_REGISTERED) + " (NN beats both kernels); the "
         "other tasks' differences are reported measurements.",
     ]
-    for c in cfgs:
-        lines += [f"{c.task}: {line}" for line in deviations(c)]
+    lines += task_deviations(cfgs)
     lines.append("In the lr, full-batch GD and momentum settings only the network is retrained; the kernels' "
                  "curves are the base setting's, as in [V] (without early stopping: their final-time errors).")
     return lines

@@ -104,6 +104,14 @@ def deviations(cfg: ExponentConfig) -> list[str]:
     return lines
 
 
+def task_deviations(cfgs) -> list[str]:
+    """`deviations` of several tasks' protocols: a line every task shares once, the others
+    each under its task's name."""
+    each = [deviations(c) for c in cfgs]
+    common = [line for line in each[0] if all(line in other for other in each[1:])]
+    return common + [f"{c.task}: {line}" for c, lines in zip(cfgs, each) for line in lines if line not in common]
+
+
 ROWS_PER_CELL = 512
 
 

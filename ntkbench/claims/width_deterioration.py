@@ -33,8 +33,8 @@ import dataclasses
 import numpy as np
 
 from ntkbench import config, experiment, scaling, stats
-from ntkbench.claims.protocol import (NO_NTK, curve_cells, deviations, measured_critical_lr, models_of, ntk_gram,
-                                      per_trial, prefix_gram, shared, shrunk, training)
+from ntkbench.claims.protocol import (NO_NTK, curve_cells, measured_critical_lr, models_of, ntk_gram,
+                                      per_trial, prefix_gram, shared, shrunk, task_deviations, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
@@ -147,11 +147,12 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
                       "nn_train_error": {t: v.tolist() for t, v in train_errors.items()}},
         config={"sweeps": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
         figures=[Figure(f"Test error vs width, {c.protocol.task}, n = {c.n}",
-                        _width_plot(c.widths, curves[c.protocol.task]),
+                        _width_plot(c.widths, curves[c.protocol.task], train_errors[c.protocol.task]),
                         "Mean over trials with 95% CIs of the mean (t-interval)"
                         + ("; the infinite NTK as a line with its band" if "NTK" in curves[c.protocol.task] else "")
-                        + ". The paper: ENTK-init falls toward the NTK from above, the NN dips and rises "
-                        "toward it.") for c in cfgs],
+                        + f"; grey: widths whose networks did not reach {scaling.TRAINED:.0%} training error, "
+                        "left out of the decisions. The paper: ENTK-init falls toward the NTK from above, the NN "
+                        "dips and rises toward it.") for c in cfgs],
         seconds=time.perf_counter() - start, notes=notes)
 
 
@@ -174,8 +175,7 @@ def protocol(cfgs) -> list[str]:
     lines.append("Statistics are paired over trials; a dip at 'some interior width' has a 95% CI "
                  "simultaneous over the interior widths (Bonferroni), so the best width is not "
                  "picked and then tested as if chosen in advance. " + stats.INTERVALS)
-    for c in cfgs:
-        lines += [f"{c.protocol.task}: {line}" for line in deviations(c.protocol)]
+    lines += task_deviations([c.protocol for c in cfgs])
     if cfgs[0].scale == "quick":
         lines.append("Quick preset: the widths start at 2 (the network's optimum lies below 16 on the XOR-type "
                      "task); the 1-D Myrtle's sweep on MNIST-1D parity stops at 64 (CPU time), so a deterioration "
@@ -187,8 +187,12 @@ def protocol(cfgs) -> list[str]:
     return lines
 
 
-def _width_plot(widths, curve):
+def _width_plot(widths, curve, train_error):
     def draw(ax):
+        untrained = [w for w, e in zip(widths, train_error) if e > scaling.TRAINED]
+        for i, w in enumerate(untrained):
+            ax.axvspan(w / 2**0.5, w * 2**0.5, color="0.85", zorder=0,
+                       label=None if i else "left out: not trained")
         plots.mean_with_ci(ax, widths, curve["NN"], color="C0", label="NN")
         plots.mean_with_ci(ax, widths, curve["ENTK"], color="C2", label="ENTK-init")
         if "NTK" in curve:
