@@ -51,6 +51,12 @@ class FitRange(NamedTuple):
 TRAINED = 0.01  # a network "reached zero training error" at or below this 0-1 training error
 
 
+def untrained(sizes, train_error) -> dict:
+    """The sizes (n, m or widths) whose networks' trial-mean training error is above
+    `TRAINED`, each with that error: the points a claim leaves out of its decisions."""
+    return {size: float(e) for size, e in zip(sizes, train_error) if e > TRAINED}
+
+
 def fit_range(ns, mean_errors: dict, train_error=None, *, chance: float = 0.5, below: float = 0.8,
               trained: float = TRAINED, min_points: int = 3) -> FitRange:
     """The grid points in the power-law regime, the same for every model compared.

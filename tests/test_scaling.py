@@ -54,6 +54,10 @@ def test_the_fit_range_leaves_out_n_where_the_networks_did_not_fit_their_trainin
     assert fitted.mask.tolist() == [True, True, True, False, False]
 
 
+def test_untrained_names_the_sizes_above_the_training_error_bound_with_their_errors():
+    assert scaling.untrained([2, 4, 8, 16], np.array([0.4, 0.01, 0.02, 0.0])) == {2: 0.4, 8: 0.02}
+
+
 def test_a_fit_range_of_fewer_than_three_points_is_unmet_and_keeps_the_grid():
     ns = np.array([64, 128, 256, 512])
     fitted = scaling.fit_range(ns, {"NN": np.array([0.5, 0.5, 0.3, 0.2])})

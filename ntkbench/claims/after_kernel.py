@@ -212,7 +212,7 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     notes = [f"lr {float(cells[0]['lr']):.4g} ({p.lr_fraction} x the measured critical lr {critical:.4g}); "
              "mean final training error of the networks by m: "
              + ", ".join(f"{m}: {e:.3f}" for m, e in zip(sizes, train_errors))]
-    untrained = [m for m, e in zip(sizes, train_errors) if e > scaling.TRAINED]
+    untrained = scaling.untrained(sizes, train_errors)
     if untrained:
         notes.append(f"the networks did not reach {scaling.TRAINED:.0%} training error at m = "
                      f"{', '.join(map(str, untrained))} ([V]'s networks reach 0 training error); the data-"

@@ -66,7 +66,7 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
                              f"step; their best error counts only the steps before), of {runs} per "
                              f"model: {diverged}; above {stats.MAX_DIVERGED:.0%} the comparisons "
                              "involving that model are inconclusive")
-            untrained = [n for n, e in zip(cfg.n_grid, train_errors[label]) if e > scaling.TRAINED]
+            untrained = scaling.untrained(cfg.n_grid, train_errors[label])
             if untrained:
                 notes.append(f"{label}: the networks did not reach {scaling.TRAINED:.0%} training error "
                              f"(trial mean at the end of training) at n = {', '.join(map(str, untrained))}; "

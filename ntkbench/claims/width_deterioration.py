@@ -124,7 +124,7 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
             errors["NTK"] = errors["NTK"][:, :1]
         curves[task] = errors
         train_errors[task] = np.array([np.mean([t["NN/train_error"][0] for t in w]) for w in by_width])
-        untrained = {w: e for w, e in zip(cfg.widths, train_errors[task]) if e > scaling.TRAINED}
+        untrained = scaling.untrained(cfg.widths, train_errors[task])
         if untrained:
             notes.append(f"{task}: the networks did not reach {scaling.TRAINED:.0%} training error at width "
                          + ", ".join(f"{w} ({e:.3f})" for w, e in untrained.items())
@@ -189,8 +189,7 @@ def protocol(cfgs) -> list[str]:
 
 def _width_plot(widths, curve, train_error):
     def draw(ax):
-        untrained = [w for w, e in zip(widths, train_error) if e > scaling.TRAINED]
-        for i, w in enumerate(untrained):
+        for i, w in enumerate(scaling.untrained(widths, train_error)):
             ax.axvspan(w / 2**0.5, w * 2**0.5, color="0.85", zorder=0,
                        label=None if i else "left out: not trained")
         plots.mean_with_ci(ax, widths, curve["NN"], color="C0", label="NN")
