@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ntkbench import baselines, compare, config
+from ntkbench import baselines, compare, config, machine
 from ntkbench.claims import registry
 from ntkbench.config import GPU_SCALES
 from ntkbench.data.errors import DataError
@@ -134,6 +134,7 @@ class Bench:
         self.baseline_errors: dict[str, str] = {}
         self.baselines_dir = Path(config.getoption("baselines_dir"))
         self.checks: dict[str, list[baselines.Check]] = {}
+        self.stored: dict[str, dict] = {}
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
         self.earlier = _earlier_run(config.getoption("compare_to"), self.scale)
@@ -208,16 +209,42 @@ class Bench:
             if self.config.getoption("regen_baselines"):
                 file = baselines.regenerate(
                     result, {n: definition.quick_tolerance(n) for n in result.statistics},
-                    provenance(), self.baselines_dir)
+                    run_provenance(), self.baselines_dir)
                 self.summary.append(f"ntkbench: wrote baseline {file}")
             if self.no_baseline(claim):
                 return result
             try:
                 baseline = baselines.load(self.scale, claim, self.baselines_dir)
+                self.stored[claim] = baseline["statistics"]
                 self.checks[claim] = baselines.compare(result, baseline)
             except baselines.BaselineError as err:
                 self.baseline_errors[claim] = str(err)
+            result.notes += [f"{c.statistic}: {c.note}" for c in self.checks.get(claim, [])
+                             if c.note.startswith("fragile")]
         return self.results[claim]
+
+    def did_not_reproduce(self, claim: str, explanations: dict[str, str]) -> dict[str, str]:
+        """The claim's decisions (and controls) that its stored baseline records as not as
+        claimed (`baselines.not_as_claimed`), each with the baseline's numbers and the suite's
+        explanation: the strict xfails of a run of that same preset. A run with no stored
+        baseline of its own (--experiment) expects nothing; a missing or malformed baseline
+        fails the baseline test, not collection."""
+        if self.no_baseline(claim):
+            return {}
+        try:
+            expected = baselines.not_as_claimed(baselines.load(self.scale, claim, self.baselines_dir))
+        except baselines.BaselineError:
+            return {}
+        return {name: f"{self.scale} baseline: {numbers}" + (f": {explanations[name]}" if name in explanations else "")
+                for name, numbers in expected.items()}
+
+    def _skip_if_fragile(self, claim: str, stat) -> None:
+        """Skips the test of a fragile verdict that differs from the baseline's, which would
+        otherwise fail or XPASS on numeric noise."""
+        check = next((c for c in self.checks.get(claim, []) if c.statistic == stat.name), None)
+        entry = self.stored.get(claim, {}).get(stat.name, {})
+        if check and check.note.startswith("fragile") and stat.verdict != entry.get("verdict"):
+            pytest.skip(f"{stat.name}: {check.note}")
 
     def _statistic(self, claim: str, statistic: str, role: str):
         statistics = self.run(claim).statistics
@@ -231,16 +258,21 @@ class Bench:
         return stat
 
     def expect(self, claim: str, statistic: str) -> None:
-        """Passes iff the decision `statistic` of `claim` is `supported`."""
+        """Passes iff the decision `statistic` of `claim` is `supported`; skipped where its
+        verdict is fragile (`baselines.fragile`) and not the baseline's: numeric noise, not
+        the claim, decided it."""
         stat = self._statistic(claim, statistic, DECISION)
+        self._skip_if_fragile(claim, stat)
         if stat.verdict != SUPPORTED:
             est = stat.estimate
             pytest.fail(f"{statistic}: {stat.verdict}, the claim needs supported: estimate {est.value:.5g}, "
                         f"95% CI [{est.low:.5g}, {est.high:.5g}] ({stat.description})", pytrace=False)
 
     def expect_control(self, claim: str, statistic: str) -> None:
-        """Passes iff the negative control `statistic` of `claim` held (is not `supported`)."""
+        """Passes iff the negative control `statistic` of `claim` held (is not `supported`);
+        skipped where its verdict is fragile and not the baseline's."""
         stat = self._statistic(claim, statistic, CONTROL)
+        self._skip_if_fragile(claim, stat)
         if not stat.held:
             est = stat.estimate
             pytest.fail(f"negative control {statistic} came out supported: estimate {est.value:.5g}, "
@@ -300,7 +332,7 @@ class Bench:
             n += 1
             directory = root / f"{run}-{n}"
         try:
-            index = html.write(directory, scale=self.scale, provenance=provenance(), claims=claims,
+            index = html.write(directory, scale=self.scale, provenance=run_provenance(), claims=claims,
                                cell_seconds=self.runner.cell_seconds, earlier=self.earlier)
         except OSError as err:
             self.summary.append(f"ntkbench: could not write the report to {directory} ({err}); "
@@ -308,6 +340,12 @@ class Bench:
             return
         self.summary += [f"ntkbench: {event}" for event in self.store.events]
         self.summary.append(f"ntkbench report: {index.resolve()}")
+
+
+def run_provenance() -> dict:
+    """`provenance()` and the machine's CPU, instruction sets, XLA_FLAGS and BLAS
+    (`machine.describe`)."""
+    return provenance() | machine.describe()
 
 
 def _earlier_run(path: str | None, scale: str) -> dict | None:
@@ -363,18 +401,20 @@ class _TerminalProgress:
                 reporter.write("\n")
 
 
-def parametrize(metafunc, did_not_reproduce: dict[str, str], **names) -> None:
+def parametrize(metafunc, explanations: dict[str, str], **names) -> None:
     """A suite's `pytest_generate_tests`: each fixture in `names` (fixture -> statistic names)
-    that the test asks for is parametrized with `cases` at the session's scale."""
-    scale = metafunc.config.getoption("scale")
+    that the test asks for is parametrized with `cases`. The strict xfails are the
+    statistics that the claim's stored baseline at this scale records as not as claimed
+    (`Bench.did_not_reproduce`), with the suite's `explanations` (statistic -> why)."""
+    claim = metafunc.definition.get_closest_marker("claim").args[0]
+    expected = metafunc.config.stash[BENCH].did_not_reproduce(claim, explanations)
     for fixture, statistics in names.items():
         if fixture in metafunc.fixturenames:
-            metafunc.parametrize(fixture, cases(statistics, scale, did_not_reproduce))
+            metafunc.parametrize(fixture, cases(statistics, expected))
 
 
-def cases(names, scale: str, did_not_reproduce: dict[str, str]) -> list:
+def cases(names, did_not_reproduce: dict[str, str]) -> list:
     """pytest params for the statistics `names`; those in `did_not_reproduce` (name -> the
-    measured reason) are strict xfails at quick scale, so a verdict that flips XPASSes and
-    fails the run."""
+    reason) are strict xfails, so a verdict that flips XPASSes and fails the run."""
     return [pytest.param(n, id=n, marks=[pytest.mark.xfail(strict=True, reason=did_not_reproduce[n])]
-                         if scale == "quick" and n in did_not_reproduce else []) for n in names]
+                         if n in did_not_reproduce else []) for n in names]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
 
 from ntkbench.stats import SUPPORTED, Estimate, verdict
 
@@ -40,6 +42,24 @@ class Statistic:
         return out
 
 
+class Choice(NamedTuple):
+    """A data-dependent choice of what a claim compares (the widths kept, the points of a fit
+    range), made by a rule written down with the claim: `value` the sizes chosen, `margin`
+    how far the closest candidate's deciding quantity lies from the rule's threshold (a ratio,
+    above 1; `scaling.MARGIN` is the least a stable choice needs), `governs` the statistics
+    computed on it. The baseline test checks a choice as one item, so that a size that moved
+    in or out is reported as that and not as the statistics it moved."""
+
+    value: tuple
+    description: str
+    margin: float
+    governs: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"value": list(self.value), "description": self.description, "margin": self.margin,
+                "governs": list(self.governs)}
+
+
 class Statistics(dict):
     """A claim's statistics by name, each recorded by one of `decide`, `control`, `measure`.
 
@@ -48,12 +68,13 @@ class Statistics(dict):
     a decision, or escapes the divergence rule, by a left-out argument. `unmet` names a
     premise of the comparison that the runs did not meet (it makes the verdict inconclusive).
     `omit` records a statistic the claim cannot compute on this run, with the reason (its
-    test is skipped with it).
+    test is skipped with it); `choose` a data-dependent choice of what the others compare.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.omitted: dict[str, str] = dict(getattr(args[0], "omitted", {})) if args else {}
+        self.choices: dict[str, Choice] = dict(getattr(args[0], "choices", {})) if args else {}
 
     def decide(self, name: str, estimate: Estimate, description: str, *, direction: int,
                diverged: float, unmet: str | None = None) -> None:
@@ -75,6 +96,12 @@ class Statistics(dict):
     def omit(self, name: str, reason: str) -> None:
         self.omitted[name] = reason
 
+    def choose(self, name: str, value, description: str, *, margin: float, governs) -> None:
+        if name in self.choices:
+            raise ValueError(f"choice {name!r} recorded twice")
+        self.choices[name] = Choice(tuple(int(v) if isinstance(v, (int, np.integer)) else float(v) for v in value),
+                                    description, float(margin), tuple(governs))
+
     def _add(self, statistic: Statistic) -> None:
         if statistic.name in self:
             raise ValueError(f"statistic {statistic.name!r} recorded twice")
@@ -84,6 +111,8 @@ class Statistics(dict):
         for statistic in other.values():
             self._add(statistic)
         self.omitted |= getattr(other, "omitted", {})
+        for name, choice in getattr(other, "choices", {}).items():
+            self.choose(name, choice.value, choice.description, margin=choice.margin, governs=choice.governs)
         return self
 
     def __or__(self, other: "Statistics") -> "Statistics":
@@ -146,6 +175,7 @@ class ClaimResult:
             "outcome": self.outcome,
             "statistics": {k: s.to_json() for k, s in self.statistics.items()},
             "omitted": getattr(self.statistics, "omitted", {}),
+            "choices": {k: c.to_json() for k, c in getattr(self.statistics, "choices", {}).items()},
             "measurements": self.measurements, "config": self.config,
             "protocol": self.protocol, "seconds": self.seconds, "notes": self.notes,
         }

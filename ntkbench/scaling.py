@@ -42,13 +42,56 @@ def fit(ns, errors) -> PowerLaw:
 
 
 class FitRange(NamedTuple):
-    """The grid points a claim fits (`mask`) and, where the rule leaves too few, why not."""
+    """The grid points a claim fits (`mask`), where the rule leaves too few, why not
+    (`unmet`), and how far the choice lies from a knife edge (`margin`, see `kept`)."""
 
     mask: np.ndarray
     unmet: str | None
+    margin: float = np.inf
 
 
 TRAINED = 0.01  # a network "reached zero training error" at or below this 0-1 training error
+KNIFE_EDGE = 3.0
+"""Pre-registered (issue 26, before the reruns that use it): a data-dependent choice is on a
+knife edge when a trial mean that decides one of its candidates lies within this many
+standard errors (at least the quantity's resolution) of its threshold. Another machine,
+whose float32 training differs in its last bits, could then choose otherwise: chaotic
+training moves each trial by up to its own spread, the mean by about sqrt(2) standard
+errors, so 3 leaves about 2 standard deviations of that move. Such a choice is reported as
+fragile, and a baseline recorded with another choice is not held against it."""
+
+
+class Criterion(NamedTuple):
+    """A candidate passes when the trial mean of its column of `values` (trials, candidates)
+    is at most `threshold`; `resolution` is the smallest step of the quantity (1 / n_test
+    for a test error), the floor of its standard error."""
+
+    values: np.ndarray
+    threshold: float
+    resolution: float | np.ndarray
+
+
+def distance(criterion: Criterion) -> np.ndarray:
+    """Per candidate, |trial mean - threshold| in standard errors of the mean (floored at the
+    resolution): how far numeric noise would have to move it to change its side."""
+    values = np.asarray(criterion.values, np.float64)
+    gap = np.abs(values.mean(0) - criterion.threshold)
+    se = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.zeros(values.shape[1:])
+    scale = np.maximum(se, criterion.resolution)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(scale > 0, gap / scale, np.where(gap > 0, np.inf, 0.0))
+
+
+def kept(*criteria: Criterion) -> tuple[np.ndarray, float]:
+    """The candidates that pass every criterion, and the choice's margin: the least, over
+    candidates, of how far (`distance`) the criteria that decide it lie from their thresholds
+    (a kept candidate leaves if any criterion flips, a left-out one enters only if every
+    failing one does). Below `KNIFE_EDGE` the choice is on a knife edge."""
+    passes = np.stack([np.asarray(c.values, np.float64).mean(0) <= c.threshold for c in criteria])
+    distances = np.stack([distance(c) for c in criteria])
+    mask = passes.all(0)
+    per_candidate = np.where(mask, distances.min(0), np.where(passes, -np.inf, distances).max(0))
+    return mask, float(per_candidate.min()) if per_candidate.size else np.inf
 
 
 def untrained(sizes, train_error) -> dict:
@@ -57,28 +100,35 @@ def untrained(sizes, train_error) -> dict:
     return {size: float(e) for size, e in zip(sizes, train_error) if e > TRAINED}
 
 
-def fit_range(ns, mean_errors: dict, train_error=None, *, chance: float = 0.5, below: float = 0.8,
+def fit_range(ns, errors: dict, train_error=None, *, n_test: int, chance: float = 0.5, below: float = 0.8,
               trained: float = TRAINED, min_points: int = 3) -> FitRange:
     """The grid points in the power-law regime, the same for every model compared.
 
     A point enters when every model's trial-mean test error there is at most `below` x
     chance (it has left chance: a curve still near chance describes the approach to a power
-    law, not the law) and, with `train_error` (the networks' trial-mean training error at
-    the end of training), the networks fitted their training set to `trained` or better
-    (the papers' networks interpolate). Fewer than `min_points` such points leave nothing
-    to fit: `unmet` says why, and the decisions on this range are inconclusive; the mask is
-    then the whole grid, for the record.
+    law, not the law) and, with `train_error` (the networks' training error at the end of
+    training, (trials, len(ns))), their trial mean is at most `trained` (the papers'
+    networks interpolate). `errors[m]` is model m's (trials, len(ns)) test error on
+    `n_test` points. Fewer than `min_points` such points leave nothing to fit: `unmet` says
+    why, and the decisions on this range are inconclusive; the mask is then the whole grid,
+    for the record. The margin is `kept`'s.
     """
-    errors = np.stack([np.asarray(e, np.float64) for e in mean_errors.values()])
-    mask = np.all(errors <= below * chance, axis=0)
+    criteria = [Criterion(e, below * chance, 1 / n_test) for e in errors.values()]
     if train_error is not None:
-        mask &= np.asarray(train_error) <= trained
+        criteria.append(Criterion(train_error, trained, 1 / np.asarray(ns, np.float64)))
+    mask, margin = kept(*criteria)
     if mask.sum() >= min_points:
-        return FitRange(mask, None)
+        return FitRange(mask, None, margin)
     return FitRange(np.ones(len(ns), bool),
                     f"only {int(mask.sum())} of the n-grid's {len(ns)} points have every model's test error "
                     f"below {below:g} x chance and the networks' training error at most {trained:g}; "
-                    f"a power law needs {min_points}")
+                    f"a power law needs {min_points}", margin)
+
+
+def describe(fitted: FitRange) -> str:
+    """The rule of `fit_range`, for a recorded choice."""
+    return ("n where every model's trial-mean test error is at most 0.8 x chance and the networks' trial-mean "
+            f"training error at most {TRAINED:g}" + (f" ({fitted.unmet}: the whole grid)" if fitted.unmet else ""))
 
 
 def floor_zeros(errors, n_test: int) -> tuple[np.ndarray, int]:

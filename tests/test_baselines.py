@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ntkbench import baselines
-from ntkbench.results import ClaimResult, Statistic
+from ntkbench.results import ClaimResult, Statistic, Statistics
 from ntkbench.stats import Estimate
 
 
@@ -124,3 +124,60 @@ def test_the_paper_preset_checks_what_the_full_preset_only_shows():
         references = ["reference" in e for e in full["statistics"].values()]
         expected = file.stem in ("nn_vs_ntk_exponent", "after_kernel", "no_phase_transition")
         assert all(references) if expected else not any(references), file.stem
+
+
+def _choice_result(kept, value=1.0, verdict="supported", margin=10.0):
+    result = _result(value, verdict)
+    result.statistics = Statistics(result.statistics)
+    result.statistics.choose("widths kept/toy", kept, "trained widths", margin=margin, governs=["a"])
+    return result
+
+
+def test_a_changed_choice_is_one_failed_item_and_its_statistics_are_not_compared(tmp_path):
+    baselines.regenerate(_choice_result([8, 16, 32]), {"a": {"absolute": 0.01}}, {}, tmp_path)
+    base = baselines.load("quick", "toy", tmp_path)
+    assert base["choices"] == {"widths kept/toy": [8, 16, 32]}
+    assert all(c.ok for c in baselines.compare(_choice_result([8, 16, 32]), base))
+    choice, stat = baselines.compare(_choice_result([16, 32], value=1.5, verdict="inconclusive"), base)
+    assert choice.ok is False and "changed from [8, 16, 32] to [16, 32]" in choice.note
+    assert stat.ok is None and "not compared: widths kept/toy changed" in stat.note
+
+
+def test_a_regenerated_baseline_records_ci_and_role_and_the_xfails_come_from_it(tmp_path):
+    stats = Statistics()
+    stats.decide("d", Estimate(0.1, -0.1, 0.3), "a decision", direction=+1, diverged=0.0)
+    stats.control("c", Estimate(0.5, 0.2, 0.8), "a control that failed", direction=+1, diverged=0.0)
+    stats.control("k", Estimate(0.0, -0.2, 0.2), "a control that held", direction=+1, diverged=0.0)
+    result = ClaimResult("toy", "Toy", "nowhere", "quick", stats, {}, {}, [])
+    baselines.regenerate(result, {n: {"absolute": 0.01} for n in stats}, {}, tmp_path)
+    base = baselines.load("quick", "toy", tmp_path)
+    assert base["statistics"]["d"]["ci"] == [-0.1, 0.3] and base["statistics"]["c"]["role"] == "control"
+    assert baselines.not_as_claimed(base) == {"d": "inconclusive, 0.1, CI [-0.1, 0.3]",
+                                              "c": "supported, 0.5, CI [0.2, 0.8]"}
+
+
+def test_spreads_between_machines_set_tolerances_and_mark_fragile_verdicts(tmp_path):
+    baselines.regenerate(_result(1.0), {"a": {"relative": 1e-6}}, {}, tmp_path)
+    base = baselines.load("quick", "toy", tmp_path)
+    other = {"statistics": {"a": {"value": 1.02, "ci": [0.93, 1.14]}}}
+    measured = baselines.measure_spread(base, [other])
+    entry = measured["statistics"]["a"]
+    assert entry["spread"] == pytest.approx({"value": 0.02, "low": 0.03, "high": 0.04})
+    # three times the larger of the spread (0.02) and the standard error (0.2 / 4 = 0.05)
+    assert entry["tolerance"] == {"absolute": pytest.approx(0.15)}
+    assert all(c.ok for c in baselines.compare(_result(1.14), measured))
+    assert not baselines.compare(_result(1.16), measured)[0].ok
+    near_zero = _result(0.2, verdict="supported")  # CI [0.1, 0.3]: low end within 3 x 0.03 of 0?
+    assert baselines.fragile(near_zero.statistics["a"], entry) is None
+    edge = _result(0.15, verdict="inconclusive")  # CI [0.05, 0.25]: the low end is 0.05 <= 0.09
+    note = baselines.fragile(edge.statistics["a"], entry)
+    assert note.startswith("fragile") and "inconclusive here, supported in the baseline" in note
+    (check,) = baselines.compare(edge, {"statistics": {"a": entry | {"value": 0.15}}})
+    assert check.ok and check.note == note
+
+
+def test_a_machine_exact_statistic_keeps_its_declared_tolerance(tmp_path):
+    baselines.regenerate(_result(1.0), {"a": {"relative": 1e-6}}, {}, tmp_path)
+    base = baselines.load("quick", "toy", tmp_path)
+    other = {"statistics": {"a": {"value": 1.0 + 1e-12, "ci": [0.9, 1.1]}}}
+    assert baselines.measure_spread(base, [other])["statistics"]["a"]["tolerance"] == {"relative": 1e-6}

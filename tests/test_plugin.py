@@ -148,7 +148,7 @@ import pytest
 from ntkbench.pytest_plugin import cases
 pytestmark = pytest.mark.claim("toy")
 
-@pytest.mark.parametrize("decision", cases(["mean"], "quick", {"mean": "measured inconclusive"}))
+@pytest.mark.parametrize("decision", cases(["mean"], {"mean": "measured inconclusive"}))
 def test_decision(bench, decision):
     bench.expect("toy", decision)
 '''
@@ -159,6 +159,54 @@ def test_a_verdict_that_flips_xpasses_a_strict_xfail(toy):
     result = _run(toy, "test_flip.py")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*XPASS(strict)*measured inconclusive*"])
+
+
+STORED_XFAIL_TESTS = '''
+import pytest
+from ntkbench.pytest_plugin import parametrize
+pytestmark = pytest.mark.claim("toy")
+
+def pytest_generate_tests(metafunc):
+    parametrize(metafunc, {"mean": "why it did not reproduce"}, decision=["mean"])
+
+def test_decision(bench, decision):
+    bench.expect("toy", decision)
+
+def test_baseline(bench):
+    bench.check_baseline("toy")
+'''
+
+
+def _stored_verdict(toy, verdict, spread=None):
+    """The toy's regenerated baseline with the decision `mean` stored as `verdict`."""
+    _run(toy, "--regen-baselines")
+    file = toy.path / "baselines" / "quick" / "toy.json"
+    data = json.loads(file.read_text())
+    data["statistics"]["mean"]["verdict"] = verdict
+    if spread is not None:
+        data["statistics"]["mean"]["spread"] = spread
+    file.write_text(json.dumps(data))
+    toy.makepyfile(test_stored=STORED_XFAIL_TESTS)
+
+
+def test_a_strict_xfail_is_what_the_stored_baseline_records(toy):
+    _stored_verdict(toy, "inconclusive")
+    result = _run(toy, "test_stored.py", "-rxX")
+    result.assert_outcomes(failed=2)  # the flip XPASSes, and the baseline's verdict no longer matches
+    result.stdout.fnmatch_lines(["*XPASS(strict)*quick baseline: inconclusive, 2.5, CI *: why it did not reproduce*"])
+    _stored_verdict(toy, "supported")
+    _run(toy, "test_stored.py", "-rxX").assert_outcomes(passed=2)
+
+
+def test_a_fragile_verdict_neither_fails_nor_xpasses(toy):
+    """The CI's low end (0.448) lies within 3 x its measured spread between machines (0.2) of
+    0: the stored `inconclusive` and this run's `supported` are numeric noise apart."""
+    _stored_verdict(toy, "inconclusive", spread={"value": 0.01, "low": 0.2, "high": 0.01})
+    result = _run(toy, "test_stored.py", "-rsxX")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*mean: fragile: the CI's low end 0.4* lies within 3 x its measured spread*"])
+    index = toy.path / [line for line in result.stdout.lines if line.startswith("ntkbench report: ")][0].split(": ", 1)[1]
+    assert ">fragile</span>" in index.read_text()
 
 
 def test_full_only_marker_skips_at_quick(pytester):

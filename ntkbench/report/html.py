@@ -53,9 +53,10 @@ def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
             "measured": of_role(statistics, MEASUREMENT),
             "checks": [ch for ch in c["checks"] if ch.ok is not None], "checks_by_name": checks,
             "drifted": sum(ch.ok is False for ch in c["checks"]),
-            "references": sum(ch.ok is None for ch in c["checks"]),
-            "unmatched": [ch for ch in c["checks"]
-                          if result is None or ch.statistic not in result.statistics],
+            "references": sum(ch.note == "reference" for ch in c["checks"]),
+            "fragile": [ch for ch in c["checks"] if ch.note.startswith("fragile")],
+            "unmatched": [ch for ch in c["checks"] if ch.measured == "missing from this run"],
+            "choices": getattr(statistics, "choices", {}),
             "figures": [(f, to_data_uri(f)) for f in result.figures] if result else [],
             "config": json.dumps(result.config, indent=2) if result else "",
         })
