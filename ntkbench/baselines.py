@@ -8,7 +8,7 @@ reproduce a number (the full preset's cut ranges), the entry carries "reference"
 reason, and the report shows the number beside ours without a pass or fail. Quick-scale
 files hold our own measurements with provenance, written only by `--regen-baselines`, with
 each statistic's CI and role, and the claim's data-dependent choices ("choices": name ->
-the sizes chosen).
+{"value": the sizes chosen, "margin": its distance from a knife edge, `scaling.kept`}).
 
 Between machines. float32 training is chaotic and XLA compiles other instructions for
 other CPUs, so a statistic moves between machines. `python -m ntkbench.baselines RUN ...`
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ntkbench.results import ClaimResult, Statistic
+from ntkbench.scaling import KNIFE_EDGE
 from ntkbench.stats import SUPPORTED, VERDICTS
 
 ROOT = Path(__file__).resolve().parent.parent / "baselines"
@@ -72,9 +73,10 @@ def load(scale: str, claim: str, root: Path = ROOT) -> dict:
         entries = data["statistics"]
         for name, entry in entries.items():
             _validate(name, entry)
-        for name, value in data.get("choices", {}).items():
-            if not isinstance(value, list):
-                raise ValueError(f"choice '{name}' is not a list of sizes")
+        for name, choice in data.get("choices", {}).items():
+            if not isinstance(choice["value"], list):
+                raise ValueError(f"choice '{name}' has a 'value' that is not a list of sizes")
+            float(choice["margin"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise BaselineError(f"The baseline file {file} for claim '{claim}' is malformed ({err}). "
                             f"Each statistic needs a numeric 'value' with a 'tolerance' "
@@ -143,18 +145,25 @@ def fragile(stat: Statistic, entry: dict) -> str | None:
 
 def compare(result: ClaimResult, baseline: dict) -> list[Check]:
     """One check per baseline choice, then one per baseline statistic; a statistic the run
-    lacks fails its check. A statistic governed by a choice that changed is not compared
-    (the choice's check fails instead), and a fragile verdict is shown, not compared."""
+    lacks fails its check. A statistic governed by a choice that changed is not compared:
+    the choice's check fails instead, unless the choice sits on a knife edge here or in the
+    baseline (margin below `scaling.KNIFE_EDGE`), where it is fragile. A fragile verdict
+    (`fragile`) is shown, not compared."""
     checks, moved = [], {}
     choices = getattr(result.statistics, "choices", {})
-    for name, value in baseline.get("choices", {}).items():
+    for name, stored in baseline.get("choices", {}).items():
         choice = choices.get(name)
         measured = "missing from this run" if choice is None else _sizes(choice.value)
-        ok = choice is not None and list(choice.value) == value
-        checks.append(Check(f"choice: {name}", measured, _sizes(value), ok,
-                            "" if ok else f"{name} changed from {_sizes(value)} to {measured}"))
+        ok = choice is not None and list(choice.value) == stored["value"]
+        edge = choice is not None and min(choice.margin, stored["margin"]) < KNIFE_EDGE
+        change = f"{name} changed from {_sizes(stored['value'])} to {measured}"
+        note = "" if ok else (f"fragile: {change} on a knife edge (margin {choice.margin:.2g} standard errors "
+                              f"here, {stored['margin']:.2g} in the baseline; below {KNIFE_EDGE:g} another "
+                              "machine may choose otherwise)" if edge else change)
+        checks.append(Check(f"choice: {name}", measured, _sizes(stored["value"]), ok or edge, note))
         if choice is not None and not ok:
-            moved |= dict.fromkeys(choice.governs, name)
+            moved |= dict.fromkeys(choice.governs, f"not compared: {name} changed" + (" on a knife edge" if edge
+                                                                                     else ""))
     for name, entry in baseline["statistics"].items():
         stat = result.statistics.get(name)
         if stat is None:
@@ -162,7 +171,7 @@ def compare(result: ClaimResult, baseline: dict) -> list[Check]:
             continue
         if name in moved:
             checks.append(Check(name, f"{stat.estimate.value:.6g}, {stat.verdict}", _expected(entry), None,
-                                f"not compared: {moved[name]} changed"))
+                                moved[name]))
             continue
         ok = True
         measured = []
@@ -212,7 +221,8 @@ def regenerate(result: ClaimResult, tolerances: dict[str, dict], provenance: dic
         entries[name] = entry
     file = path(result.scale, result.claim, root)
     file.parent.mkdir(parents=True, exist_ok=True)
-    choices = {name: list(c.value) for name, c in getattr(result.statistics, "choices", {}).items()}
+    choices = {name: {"value": list(c.value), "margin": c.margin}
+               for name, c in getattr(result.statistics, "choices", {}).items()}
     file.write_text(json.dumps({"claim": result.claim, "scale": result.scale, "provenance": provenance,
                                 "statistics": entries} | ({"choices": choices} if choices else {}),
                                indent=2, default=float) + "\n")

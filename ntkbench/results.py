@@ -45,10 +45,11 @@ class Statistic:
 class Choice(NamedTuple):
     """A data-dependent choice of what a claim compares (the widths kept, the points of a fit
     range), made by a rule written down with the claim: `value` the sizes chosen, `margin`
-    how far the closest candidate's deciding quantity lies from the rule's threshold (a ratio,
-    above 1; `scaling.MARGIN` is the least a stable choice needs), `governs` the statistics
-    computed on it. The baseline test checks a choice as one item, so that a size that moved
-    in or out is reported as that and not as the statistics it moved."""
+    how far the closest candidate's deciding trial mean lies from the rule's threshold, in
+    standard errors (`scaling.kept`; below `scaling.KNIFE_EDGE` the choice is on a knife
+    edge), `governs` the statistics computed on it. The baseline test checks a choice as one
+    item, so that a size that moved in or out is reported as that and not as the statistics
+    it moved."""
 
     value: tuple
     description: str

@@ -63,8 +63,9 @@ fragile, and a baseline recorded with another choice is not held against it."""
 
 class Criterion(NamedTuple):
     """A candidate passes when the trial mean of its column of `values` (trials, candidates)
-    is at most `threshold`; `resolution` is the smallest step of the quantity (1 / n_test
-    for a test error), the floor of its standard error."""
+    is at most `threshold`; `resolution` is the smallest step of one trial's value (1 / n_test
+    for a test error), so that of the mean is `resolution` / trials, the floor of its
+    standard error."""
 
     values: np.ndarray
     threshold: float
@@ -73,11 +74,11 @@ class Criterion(NamedTuple):
 
 def distance(criterion: Criterion) -> np.ndarray:
     """Per candidate, |trial mean - threshold| in standard errors of the mean (floored at the
-    resolution): how far numeric noise would have to move it to change its side."""
+    mean's resolution): how far numeric noise would have to move it to change its side."""
     values = np.asarray(criterion.values, np.float64)
     gap = np.abs(values.mean(0) - criterion.threshold)
     se = values.std(0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.zeros(values.shape[1:])
-    scale = np.maximum(se, criterion.resolution)
+    scale = np.maximum(se, np.asarray(criterion.resolution) / len(values))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(scale > 0, gap / scale, np.where(gap > 0, np.inf, 0.0))
 

@@ -136,11 +136,15 @@ def _choice_result(kept, value=1.0, verdict="supported", margin=10.0):
 def test_a_changed_choice_is_one_failed_item_and_its_statistics_are_not_compared(tmp_path):
     baselines.regenerate(_choice_result([8, 16, 32]), {"a": {"absolute": 0.01}}, {}, tmp_path)
     base = baselines.load("quick", "toy", tmp_path)
-    assert base["choices"] == {"widths kept/toy": [8, 16, 32]}
+    assert base["choices"] == {"widths kept/toy": {"value": [8, 16, 32], "margin": 10.0}}
     assert all(c.ok for c in baselines.compare(_choice_result([8, 16, 32]), base))
     choice, stat = baselines.compare(_choice_result([16, 32], value=1.5, verdict="inconclusive"), base)
-    assert choice.ok is False and "changed from [8, 16, 32] to [16, 32]" in choice.note
-    assert stat.ok is None and "not compared: widths kept/toy changed" in stat.note
+    assert choice.ok is False and choice.note == "widths kept/toy changed from [8, 16, 32] to [16, 32]"
+    assert stat.ok is None and stat.note == "not compared: widths kept/toy changed"
+    # on a knife edge (here, or when the baseline was made) the change is reported as fragile
+    choice, stat = baselines.compare(_choice_result([16, 32], value=1.5, verdict="inconclusive", margin=1.2), base)
+    assert choice.ok and choice.note.startswith("fragile: widths kept/toy changed") and "margin 1.2" in choice.note
+    assert stat.ok is None and stat.note.endswith("on a knife edge")
 
 
 def test_a_regenerated_baseline_records_ci_and_role_and_the_xfails_come_from_it(tmp_path):

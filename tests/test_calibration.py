@@ -49,7 +49,7 @@ def _learning_curves(betas: dict, ns, noise=EXPONENT_NOISE, start=0.5):
 
 
 def _exponent(label, ns, curves, diverged):
-    return nn_vs_ntk_exponent.setting_statistics(label, ns, curves, diverged, pre_registered=True)
+    return nn_vs_ntk_exponent.setting_statistics(label, ns, curves, diverged, pre_registered=True, n_test=10_000)
 
 
 def _grid(scale):
@@ -206,6 +206,10 @@ def _phase_curves(log_curve, scale):
     return simulate
 
 
+def _phase(*args):
+    return no_phase_transition.statistics(*args, n_test=10_000)
+
+
 def _piecewise(*pieces):
     """log K^t_fit of a curve whose log-log slope is pieces[i][1] from step pieces[i][0] on."""
     def log_curve(steps):
@@ -235,7 +239,7 @@ SHAPE_NULLS = {  # the claim's shape rules together, against curves that slow do
                          ids=[f"{s}-{n}" for s, cases in PHASE_NULLS.items() for n in cases])
 def test_phase_rule_size(scale, statistic, null):
     simulate = _phase_curves(PHASE_NULLS[statistic][null], scale)
-    assert _rate(no_phase_transition.statistics, statistic, simulate, TRIALS[scale]) <= SIZE
+    assert _rate(_phase, statistic, simulate, TRIALS[scale]) <= SIZE
 
 
 @pytest.mark.parametrize("scale", ["quick", "full"])
@@ -247,14 +251,14 @@ def test_phase_shape_rules_reject_a_slow_down(scale, null):
     rng, simulate = np.random.default_rng(1), _phase_curves(SHAPE_NULLS[null], scale)
     passed = []
     for _ in range(SIMULATIONS):
-        found = no_phase_transition.statistics(*simulate(rng, TRIALS[scale]))
+        found = _phase(*simulate(rng, TRIALS[scale]))
         passed.append(all(found[s].verdict == stats.SUPPORTED for s in SHAPE_RULES))
     assert np.mean(passed) <= SIZE
 
 
 @pytest.mark.parametrize("statistic", ["slope_change", "late_slope", "steady_rate", "diff/NN-K^t"])
 def test_phase_rule_power_at_the_shape_of_fig_5a(statistic):
-    assert _rate(no_phase_transition.statistics, statistic, _phase_curves(PAPER_SHAPE, "full"), TRIALS["full"]) >= POWER
+    assert _rate(_phase, statistic, _phase_curves(PAPER_SHAPE, "full"), TRIALS["full"]) >= POWER
 
 
 # --- nn_vs_ntk_rmse: [I] Table ------------------------------------------------------------------

@@ -205,8 +205,7 @@ def test_a_fragile_verdict_neither_fails_nor_xpasses(toy):
     result = _run(toy, "test_stored.py", "-rsxX")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*SKIPPED*mean: fragile: the CI's low end 0.4* lies within 3 x its measured spread*"])
-    index = toy.path / [line for line in result.stdout.lines if line.startswith("ntkbench report: ")][0].split(": ", 1)[1]
-    assert ">fragile</span>" in index.read_text()
+    assert ">fragile</span>" in _report(toy, result).read_text()
 
 
 def test_full_only_marker_skips_at_quick(pytester):

@@ -1,6 +1,7 @@
 """Power-law fits and their bootstrap CIs on curves whose exponents are known."""
 
 import numpy as np
+import pytest
 
 from ntkbench import scaling, stats
 
@@ -42,15 +43,15 @@ def test_zero_errors_are_floored_and_counted():
 
 def test_the_fit_range_keeps_the_points_every_model_has_left_chance_at():
     ns = np.array([64, 128, 256, 512, 1024])
-    errors = {"NN": np.array([0.5, 0.45, 0.38, 0.2, 0.1]), "NTK": np.array([0.5, 0.39, 0.35, 0.3, 0.25])}
-    fitted = scaling.fit_range(ns, errors)
+    errors = {"NN": np.array([[0.5, 0.45, 0.38, 0.2, 0.1]]), "NTK": np.array([[0.5, 0.39, 0.35, 0.3, 0.25]])}
+    fitted = scaling.fit_range(ns, errors, n_test=1000)
     assert fitted.mask.tolist() == [False, False, True, True, True] and fitted.unmet is None
 
 
 def test_the_fit_range_leaves_out_n_where_the_networks_did_not_fit_their_training_set():
     ns = np.array([64, 128, 256, 512, 1024])
-    errors = {"NN": np.full(5, 0.2)}
-    fitted = scaling.fit_range(ns, errors, train_error=np.array([0, 0, 0.005, 0.02, 0.2]))
+    errors = {"NN": np.full((1, 5), 0.2)}
+    fitted = scaling.fit_range(ns, errors, train_error=np.array([[0, 0, 0.005, 0.02, 0.2]]), n_test=1000)
     assert fitted.mask.tolist() == [True, True, True, False, False]
 
 
@@ -60,5 +61,28 @@ def test_untrained_names_the_sizes_above_the_training_error_bound_with_their_err
 
 def test_a_fit_range_of_fewer_than_three_points_is_unmet_and_keeps_the_grid():
     ns = np.array([64, 128, 256, 512])
-    fitted = scaling.fit_range(ns, {"NN": np.array([0.5, 0.5, 0.3, 0.2])})
+    fitted = scaling.fit_range(ns, {"NN": np.array([[0.5, 0.5, 0.3, 0.2]])}, n_test=1000)
     assert fitted.mask.all() and "only 2 of the n-grid's 4 points" in fitted.unmet
+
+
+def test_distance_counts_standard_errors_of_the_trial_mean_floored_at_its_resolution():
+    spread = np.array([[0.010], [0.030], [0.010], [0.030]])  # mean 0.02, SE 0.005774
+    (z,) = scaling.distance(scaling.Criterion(spread, 0.01, 1 / 1024))
+    assert z == pytest.approx(0.01 / (0.02 / np.sqrt(12)))
+    (z,) = scaling.distance(scaling.Criterion(np.zeros((8, 1)), 0.01, 1 / 64))  # no spread: one point in 8 x 64
+    assert z == pytest.approx(0.01 * 8 * 64)
+
+
+def test_kept_is_on_a_knife_edge_only_where_a_deciding_mean_is_near_its_threshold():
+    rng = np.random.default_rng(0)
+    trained = np.zeros((8, 3))
+    near = 0.01 + 0.002 * rng.standard_normal((8, 1))  # within a standard error or two of 1%
+    far = 0.3 + 0.02 * rng.standard_normal((8, 1))
+    mask, margin = scaling.kept(scaling.Criterion(np.hstack([trained, far]), 0.01, 1 / 1024))
+    assert mask.tolist() == [True, True, True, False] and margin > scaling.KNIFE_EDGE
+    _, margin = scaling.kept(scaling.Criterion(np.hstack([trained, near]), 0.01, 1 / 1024))
+    assert margin < scaling.KNIFE_EDGE
+    # a point left out by one criterion far from its threshold stays out whatever the other does
+    _, margin = scaling.kept(scaling.Criterion(np.hstack([trained, near]), 0.01, 1 / 1024),
+                             scaling.Criterion(np.hstack([trained, far]), 0.1, 1 / 1000))
+    assert margin > scaling.KNIFE_EDGE

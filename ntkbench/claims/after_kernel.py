@@ -141,15 +141,16 @@ def _scaled(cfg: AfterKernelConfig, curves: dict) -> tuple[str, ...]:
 
 def fit_range(cfg: AfterKernelConfig, curves: dict, train_error=None) -> scaling.FitRange:
     """`scaling.fit_range` of the n-grid over every curve whose exponent the claim fits."""
-    return scaling.fit_range(cfg.protocol.n_grid, {n: curves[n].mean(0) for n in _scaled(cfg, curves)}, train_error)
+    return scaling.fit_range(cfg.protocol.n_grid, {n: curves[n] for n in _scaled(cfg, curves)}, train_error,
+                             n_test=cfg.protocol.n_test)
 
 
 def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None) -> Statistics:
     """The claim's statistics from the per-trial test errors `curves` (name -> (trials, ...)),
     `diverged`, the (trials, sizes) flags of the task-label networks that diverged, and
-    `train_error`, the networks' trial-mean training error per n of the grid. Data-scaling
-    exponents are fitted on the grid's power-law range (`scaling.fit_range`), the same for
-    every curve."""
+    `train_error`, the networks' (trials, n-grid) training error. Data-scaling exponents are
+    fitted on the grid's power-law range (`scaling.fit_range`), the same for every curve, a
+    choice recorded as governing them."""
     grid, fixed = np.asarray(cfg.protocol.n_grid), [f"K_{m}" for m in cfg.fixed_m]
     fitted = fit_range(cfg, curves, train_error)
     n_fit = grid[fitted.mask]
@@ -184,6 +185,8 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None)
     out.measure(f"gap/{fixed[0]}-{fixed[-1]}", stats.mean_ci(np.mean(curves[fixed[0]] - curves[fixed[-1]], 1)),
                 f"mean error of {fixed[0]} minus {fixed[-1]} over the n-grid (the paper: the later "
                 "after-kernel is better, above 0)")
+    out.choose("fit range", n_fit, scaling.describe(fitted), margin=fitted.margin,
+               governs=[f"diff/NN-{name}" for name in fixed] + [f"beta/{name}" for name in _scaled(cfg, curves)])
     return out
 
 
@@ -205,9 +208,10 @@ def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
               for name in cells[0] if name not in ("lr", "train_error", "diverged", "seconds")}
     grid, fixed = p.n_grid, [f"K_{m}" for m in cfg.fixed_m]
     diverged = np.stack([c["diverged"] for c in cells])
-    train_errors = np.stack([c["train_error"] for c in cells]).mean(0)
+    per_trial = np.stack([c["train_error"] for c in cells])
+    train_errors = per_trial.mean(0)
     sizes = _sizes(cfg.m_grid, cfg.fixed_m, p.n_grid)
-    on_grid = np.array([train_errors[sizes.index(n)] for n in grid])
+    on_grid = per_trial[:, [sizes.index(n) for n in grid]]
     found = statistics(cfg, curves, diverged, on_grid)
     notes = [f"lr {float(cells[0]['lr']):.4g} ({p.lr_fraction} x the measured critical lr {critical:.4g}); "
              "mean final training error of the networks by m: "

@@ -54,7 +54,7 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
             errors = {m: scaling.floor_zeros(np.stack([c[f"{m}/{which}"] for c in cells]), cfg.n_test)
                       for m in trained}
             curves[label] = {m: e[0] for m, e in errors.items()}
-            train_errors[label] = np.stack([c["NN/train_error"] for c in cells]).mean(0)
+            train_errors[label] = np.stack([c["NN/train_error"] for c in cells])
             lrs[label] = float(cells[0]["lr"])
             zeros = {m: e[1] for m, e in errors.items() if e[1]}
             if zeros:
@@ -66,7 +66,7 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
                              f"step; their best error counts only the steps before), of {runs} per "
                              f"model: {diverged}; above {stats.MAX_DIVERGED:.0%} the comparisons "
                              "involving that model are inconclusive")
-            untrained = scaling.untrained(cfg.n_grid, train_errors[label])
+            untrained = scaling.untrained(cfg.n_grid, train_errors[label].mean(0))
             if untrained:
                 notes.append(f"{label}: the networks did not reach {scaling.TRAINED:.0%} training error "
                              f"(trial mean at the end of training) at n = {', '.join(map(str, untrained))}; "
@@ -74,11 +74,11 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
             statistics |= setting_statistics(label, cfg.n_grid, curves[label],
                                              {m: d / runs for m, d in diverged.items()},
                                              pre_registered=cfg.task in PRE_REGISTERED,
-                                             train_error=train_errors[label])
+                                             train_error=train_errors[label], n_test=cfg.n_test)
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=statistics,
         measurements={"errors": {k: {m: v.tolist() for m, v in c.items()} for k, c in curves.items()},
-                      "nn_train_error": {k: v.tolist() for k, v in train_errors.items()}, "lr": lrs},
+                      "nn_train_error": {k: v.mean(0).tolist() for k, v in train_errors.items()}, "lr": lrs},
         config={"tasks": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
         figures=[Figure(f"Learning curves, {label}", _curve_plot(cfgs, label, curves[label], train_errors[label]),
                         "Mean test error over trials (points) and the power law fitted on the shaded "
@@ -90,20 +90,21 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
 
 
 def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_registered: bool,
-                       train_error=None) -> Statistics:
+                       train_error=None, n_test: int) -> Statistics:
     """The statistics of one task and setting: each model's exponent, beta_NN - beta_K for
     each kernel (decisions where the task's direction was pre-registered, measurements
     elsewhere) and the negative control beta_ENTK - beta_NTK, all fitted on the power-law
     range of the grid (`scaling.fit_range`, the same range for every model); those that need
     the NTK only where `curves` has it (`protocol.models_of`).
 
-    `curves[m]` is model m's (trials, len(ns)) test error, `diverged[m]` the fraction of its
-    runs that diverged, `train_error` the networks' trial-mean training error per n.
+    `curves[m]` is model m's (trials, len(ns)) test error on `n_test` points, `diverged[m]`
+    the fraction of its runs that diverged, `train_error` the networks' (trials, len(ns))
+    training error. The fit range is recorded as a choice governing every statistic here.
     """
     out = Statistics()
-    ns = np.asarray(ns)
-    fitted = scaling.fit_range(ns, {m: c.mean(0) for m, c in curves.items()}, train_error)
-    ns, curves = ns[fitted.mask], {m: c[:, fitted.mask] for m, c in curves.items()}
+    grid = np.asarray(ns)
+    fitted = scaling.fit_range(grid, curves, train_error, n_test=n_test)
+    ns, curves = grid[fitted.mask], {m: c[:, fitted.mask] for m, c in curves.items()}
     span = f"n = {ns[0]}..{ns[-1]}"
     for m in curves:
         law = scaling.fit(ns, curves[m].mean(0))
@@ -123,11 +124,13 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
                         "(this task's direction was not pre-registered: a measurement)")
     if "NTK" not in curves:
         out.omit(f"control/{label}/ENTK-NTK", NO_NTK)
-        return out
-    out.control(f"control/{label}/ENTK-NTK", scaling.exponent_difference(ns, curves["ENTK"], curves["NTK"]),
-                f"negative control: the network replaced by its linearisation (ENTK-init), "
-                f"beta_ENTK - beta_NTK on {span}; must not be supported",
-                direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=fitted.unmet)
+    else:
+        out.control(f"control/{label}/ENTK-NTK", scaling.exponent_difference(ns, curves["ENTK"], curves["NTK"]),
+                    f"negative control: the network replaced by its linearisation (ENTK-init), "
+                    f"beta_ENTK - beta_NTK on {span}; must not be supported",
+                    direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=fitted.unmet)
+    out.choose(f"fit range/{label}", grid[fitted.mask], scaling.describe(fitted), margin=fitted.margin,
+               governs=list(out))
     return out
 
 
@@ -160,7 +163,7 @@ def protocol(cfgs) -> list[str]:
 
 def _curve_plot(cfgs, label, curve, train_error):
     cfg = next(c for c in cfgs if label.startswith(c.task + "/"))
-    mask = scaling.fit_range(cfg.n_grid, {m: c.mean(0) for m, c in curve.items()}, train_error).mask
+    mask = scaling.fit_range(cfg.n_grid, curve, train_error, n_test=cfg.n_test).mask
     return lambda ax: plots.power_laws(ax, cfg.n_grid, curve, fitted=mask)
 
 

@@ -149,19 +149,25 @@ def shape(log_t, log_e) -> tuple:
     return b, before, after, middle, _slope(log_t, log_e, log_t >= half)
 
 
-def fit_range(ns, nn, kernels: dict, train_error=None) -> scaling.FitRange:
+WINDOW = ("breakpoint_step", "slope_before", "slope_after", "slope_change", "late_slope", "steady_rate",
+          "flattening", "control/shuffled-labels/late_slope")
+"""The statistics read off the analysis window (K^t_fit over training time)."""
+
+
+def fit_range(ns, nn, kernels: dict, train_error=None, *, n_test: int) -> scaling.FitRange:
     """`scaling.fit_range` over the network's and every K^t's learning curve."""
-    return scaling.fit_range(ns, {"NN": nn.mean(0)} | {n: e.mean(0) for n, e in kernels.items()}, train_error)
+    return scaling.fit_range(ns, {"NN": nn} | kernels, train_error, n_test=n_test)
 
 
 def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged: dict,
-               train_error=None) -> Statistics:
+               train_error=None, *, n_test: int) -> Statistics:
     """The claim's statistics. `k_fit`, `control`: (trials, len(log_t)) test errors of K^t_fit
     over the analysis window (task labels; shuffled labels); `nn` and `kernels[name]`: (trials,
-    len(ns)) learning curves of the network and of K^t at the step `at[name]`, whose exponents
-    are fitted on the grid's power-law range (`scaling.fit_range`; `train_error` is the
-    networks' trial-mean training error per n); `diverged`: the fraction of runs that
-    diverged, by model ("NN", "control")."""
+    len(ns)) learning curves on `n_test` points of the network and of K^t at the step
+    `at[name]`, whose exponents are fitted on the grid's power-law range (`scaling.fit_range`,
+    a choice recorded as governing them; `train_error` is the networks' (trials, len(ns))
+    training error); `diverged`: the fraction of runs that diverged, by model ("NN",
+    "control")."""
     def quantities(e):
         b, before, after, middle, late = shape(log_t, np.log(np.maximum(e, 1e-12)))
         return np.exp(b), before, after, after - before, late, late - STEADY * middle, late - middle
@@ -188,7 +194,7 @@ def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged:
     out.control("control/shuffled-labels/late_slope", control_late,
                 "negative control: the late slope for a network trained on shuffled labels; must not be supported",
                 direction=-1, diverged=diverged["control"])
-    fitted = fit_range(ns, nn, kernels, train_error)
+    fitted = fit_range(ns, nn, kernels, train_error, n_test=n_test)
     ns, nn = np.asarray(ns)[fitted.mask], nn[:, fitted.mask]
     span = f"n = {ns[0]}..{ns[-1]}"
     for name, e in kernels.items():
@@ -199,6 +205,8 @@ def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged:
                     f"exponent of K^t at t = {at[name]} on {span}")
     out.measure("beta/NN", scaling.exponent(ns, nn),
                 f"exponent of the network (the exponent claim's base cells) on {span}")
+    out.choose("fit range", ns, scaling.describe(fitted), margin=fitted.margin,
+               governs=[f"diff/NN-K^{n}" for n in kernels] + [f"beta/K^{n}" for n in kernels] + ["beta/NN"])
     return out
 
 
@@ -228,10 +236,15 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     at = {name: ", ".join(sorted({str(int(c[f"step/{name}"])) for c in cells})) for name in TIMES}
     diverged = {"NN": float(np.mean([c["diverged"] for c in cells])),
                 "control": float(np.mean([c["control/diverged"] for c in cells]))}
-    nn_train_error = np.stack([c["NN/train_error"] for c in nn_curves]).mean(0)
+    nn_train_error = np.stack([c["NN/train_error"] for c in nn_curves])
     found = statistics(log_t, scaling.floor_zeros(k_fit[:, window], p.n_test)[0],
                        scaling.floor_zeros(control[:, window], p.n_test)[0], p.n_grid, nn, scaling_errors, at,
-                       diverged, nn_train_error)
+                       diverged, nn_train_error, n_test=p.n_test)
+    found.choose("analysis window end", steps[end:end + 1],
+                 f"the first step whose trial-mean training error is below {cfg.train_error_target:g} (else the "
+                 "last)", margin=float(scaling.distance(scaling.Criterion(
+                     train_error[:, :end + 1], cfg.train_error_target, 1 / p.n_grid[-1])).min()),
+                 governs=WINDOW)
     series = {k: np.stack([c[k] for c in cells]) for k in ("NN", "ENTK", "distance", "change",
                                                             "control/distance", "control/change")}
     notes = [f"analysis window: steps {steps[0]}..{steps[end]} (trial-mean training error first below "
@@ -255,7 +268,8 @@ def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
                         "means; the control's network learnt shuffled labels)."),
                  Figure("Fig. 5b: data scaling of K^t", _scaling_plot(p.n_grid, nn, scaling_errors,
                                                                      fit_range(p.n_grid, nn, scaling_errors,
-                                                                               nn_train_error).mask),
+                                                                               nn_train_error,
+                                                                               n_test=p.n_test).mask),
                         "Trial means and power laws fitted on the shaded range (open points lie outside "
                         "it); the paper: the network scales best.")],
         seconds=time.perf_counter() - start, notes=notes)

@@ -54,29 +54,33 @@ def interior_dip(curve, *references) -> Estimate:
     return stats.best_candidate(*(r[:, None] - inner for r in references))[1]
 
 
-def trained_widths(widths, train_error) -> scaling.FitRange:
-    """The widths whose networks reached (near) zero training error ([V]: "All of our
-    networks are in the overparameterized regime i.e. are able to reach 0 train error"): the
-    sweep the claim decides on. It needs three (two ends and an interior width)."""
-    mask = np.asarray(train_error) <= scaling.TRAINED
+def trained_widths(widths, train_error, n: int) -> scaling.FitRange:
+    """The widths whose networks reached (near) zero training error on their `n` samples,
+    trial mean at most `scaling.TRAINED` ([V]: "All of our networks are in the
+    overparameterized regime i.e. are able to reach 0 train error"): the sweep the claim
+    decides on. It needs three (two ends and an interior width). `train_error` is (trials,
+    widths); the margin is `scaling.kept`'s."""
+    mask, margin = scaling.kept(scaling.Criterion(train_error, scaling.TRAINED, 1 / n))
     if mask.sum() >= 3:
-        return scaling.FitRange(mask, None)
+        return scaling.FitRange(mask, None, margin)
     return scaling.FitRange(np.ones(len(widths), bool),
                             f"the networks reached {scaling.TRAINED:.0%} training error at only "
-                            f"{int(mask.sum())} of {len(widths)} widths; the sweep needs 3")
+                            f"{int(mask.sum())} of {len(widths)} widths; the sweep needs 3", margin)
 
 
-def statistics(task: str, widths, nn, entk, ntk, diverged: dict, train_error=None) -> Statistics:
+def statistics(task: str, widths, nn, entk, ntk, diverged: dict, train_error=None, n: int | None = None) -> Statistics:
     """Statistics of one width sweep; `nn`, `entk` (trials, widths), `ntk` (trials, 1), or
     None for an architecture without one (the statistics that need it are left out);
     `diverged` the fraction of each model's runs that diverged; `train_error` the networks'
-    trial-mean training error per width (the sweep is cut to `trained_widths`). No width is
-    picked from the data alone: dips are tested jointly over every interior width
+    (trials, widths) training error on their `n` samples (the sweep is cut to
+    `trained_widths`, a choice recorded as governing every statistic here). No width is
+    picked by its test error: dips are tested jointly over every interior width
     (`interior_dip`)."""
     out = Statistics()
-    widths = np.asarray(widths)
-    kept = trained_widths(widths, np.zeros(len(widths)) if train_error is None else train_error)
-    widths, nn, entk, unmet = widths[kept.mask], nn[:, kept.mask], entk[:, kept.mask], kept.unmet
+    all_widths = np.asarray(widths)
+    kept = (scaling.FitRange(np.ones(len(all_widths), bool), None) if train_error is None
+            else trained_widths(all_widths, train_error, n))
+    widths, nn, entk, unmet = all_widths[kept.mask], nn[:, kept.mask], entk[:, kept.mask], kept.unmet
     out.decide(f"entk_trend/{task}", stats.trend(widths, entk),
                "(a) slope of ENTK-init error in log2(width) (per trial, mean); the claim: below 0",
                direction=-1, diverged=diverged["ENTK"], unmet=unmet)
@@ -101,6 +105,9 @@ def statistics(task: str, widths, nn, entk, ntk, diverged: dict, train_error=Non
     out.control(f"control/{task}/ENTK-interior-min", interior_dip(entk, entk[:, 0], entk[:, -1]),
                 "negative control: statistic (b) nn_interior_min for the linearised network (ENTK-init); "
                 "must not be supported", direction=+1, diverged=diverged["ENTK"], unmet=unmet)
+    out.choose(f"widths kept/{task}", widths,
+               f"widths whose networks' trial-mean training error is at most {scaling.TRAINED:g}"
+               + (f" ({unmet}: every width)" if unmet else ""), margin=kept.margin, governs=list(out))
     return out
 
 
@@ -123,8 +130,8 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         if "NTK" in errors:
             errors["NTK"] = errors["NTK"][:, :1]
         curves[task] = errors
-        train_errors[task] = np.array([np.mean([t["NN/train_error"][0] for t in w]) for w in by_width])
-        untrained = scaling.untrained(cfg.widths, train_errors[task])
+        train_errors[task] = np.array([[t["NN/train_error"][0] for t in w] for w in by_width]).T
+        untrained = scaling.untrained(cfg.widths, train_errors[task].mean(0))
         if untrained:
             notes.append(f"{task}: the networks did not reach {scaling.TRAINED:.0%} training error at width "
                          + ", ".join(f"{w} ({e:.3f})" for w, e in untrained.items())
@@ -133,7 +140,7 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         runs = len(cfg.widths) * p.trials
         diverged = {m: sum(int(t[f"{m}/diverged"]) for w in by_width for t in w) for m in trained}
         found |= statistics(task, np.asarray(cfg.widths), errors["NN"], errors["ENTK"], errors.get("NTK"),
-                            {m: d / runs for m, d in diverged.items()}, train_errors[task])
+                            {m: d / runs for m, d in diverged.items()}, train_errors[task], cfg.n)
         notes.append(f"{task}: lr {float(by_width[0][0]['lr']):.4g} ({p.lr_fraction} x the measured "
                      f"critical lr {critical:.4g}); the NN is best at width "
                      f"{cfg.widths[int(np.argmin(errors['NN'].mean(0)))]}" + _approach(cfg.widths, errors))
@@ -144,10 +151,10 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=found,
         measurements={"widths": {c.protocol.task: list(c.widths) for c in cfgs},
                       "errors": {t: {m: v.tolist() for m, v in c.items()} for t, c in curves.items()},
-                      "nn_train_error": {t: v.tolist() for t, v in train_errors.items()}},
+                      "nn_train_error": {t: v.mean(0).tolist() for t, v in train_errors.items()}},
         config={"sweeps": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
         figures=[Figure(f"Test error vs width, {c.protocol.task}, n = {c.n}",
-                        _width_plot(c.widths, curves[c.protocol.task], train_errors[c.protocol.task]),
+                        _width_plot(c.widths, curves[c.protocol.task], train_errors[c.protocol.task].mean(0)),
                         "Mean over trials with 95% CIs of the mean (t-interval)"
                         + ("; the infinite NTK as a line with its band" if "NTK" in curves[c.protocol.task] else "")
                         + f"; grey: widths whose networks did not reach {scaling.TRAINED:.0%} training error, "

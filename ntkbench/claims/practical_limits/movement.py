@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import kernel_train, stats
+from ntkbench import kernel_train, scaling, stats
 from ntkbench.claims.practical_limits import networks
 from ntkbench.config import MovementConfig
 from ntkbench.data import tasks
@@ -97,6 +97,11 @@ def decide(statistics: Statistics, m: MovementConfig, change, mse) -> list[str]:
         statistics.measure(f"a/kernel_regime_width/depth-{d}",
             stats.curve_statistic(lambda c: regime_width(c, d), change),
             f"log10 of the width where the fitted change falls to {m.kernel_regime_change:.0%} at depth {d}")
+    statistics.choose("a/networks fitted", trained, f"indices (depth-major) of the depth x width networks whose "
+                      f"seed-mean training MSE is below {TRAINED_MSE}",
+                      margin=float(scaling.distance(scaling.Criterion(mse[:, :n_main], TRAINED_MSE, 0.0)).min()),
+                      governs=["a/width_exponent", "a/depth_exponent"]
+                      + [f"a/kernel_regime_width/depth-{d}" for d in m.depths])
     statistics.control("control/a/lazy_change_at_practical_width", stats.curve_statistic(
         lambda c: np.log10(c[..., lazy_widest] / m.kernel_regime_change), change),
         f"negative control: the same for depth-{m.depths[-1]}, width-{m.widths[-1]} networks trained lazily "
