@@ -1,8 +1,8 @@
 """[V] Sec. 4: the after-kernel K_m improves with m and does not saturate, but no fixed
 after-kernel scales like the network, while K_n(n) and K^F_n(n) track the network.
 
-Pre-registered in the claim module's docstring. Decisions whose measured verdict is not
-`supported` are strict xfails with the measured reason.
+Pre-registered in the claim module's docstring. Decisions that the stored quick baseline
+records as not `supported` are strict xfails with its numbers and the explanation below.
 """
 
 import pytest
@@ -12,17 +12,15 @@ from ntkbench.pytest_plugin import claim_config, parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
-DID_NOT_REPRODUCE = {
-    "tracks_nn/K_n": "quick scale: inconclusive, -0.005, CI [-0.011, +0.002]: K_n(n) is not shown to be within a "
-                     "quarter of ENTK-init's distance to the network",
-    "tracks_nn/K_n_fresh": "quick scale: contradicted, -0.007, CI [-0.011, -0.004]: K^F_n(n) is farther from the "
-                           "network than a quarter of ENTK-init's distance",
+WHY_NOT_REPRODUCED = {
+    "tracks_nn/K_n": "K_n(n) is not shown to be within a quarter of ENTK-init's distance to the network",
+    "tracks_nn/K_n_fresh": "K^F_n(n) is farther from the network than a quarter of ENTK-init's distance",
 }
 
 
 def pytest_generate_tests(metafunc):
     fixed_m = claim_config(metafunc.config, claim.CLAIM).fixed_m
-    parametrize(metafunc, DID_NOT_REPRODUCE, decision=["km_n0_decay", "km_n0_late_decay"]
+    parametrize(metafunc, WHY_NOT_REPRODUCED, decision=["km_n0_decay", "km_n0_late_decay"]
                 + [f"diff/NN-K_{m}" for m in fixed_m] + ["tracks_nn/K_n", "tracks_nn/K_n_fresh"])
 
 

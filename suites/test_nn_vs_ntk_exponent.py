@@ -6,8 +6,8 @@ scale) the claim should hold in every setting, since a network can learn the lab
 1-D Myrtle-5 (a CNN with global pooling, the network [V]'s claim is about), in the base
 setting. Digits parity's direction was not pre-registered, so its differences are
 measurements, checked by the baseline test.
-Decisions whose measured verdict is not `supported` are strict xfails with the measured
-reason: a verdict that flips XPASSes and fails the run.
+Decisions that the stored quick baseline records as not `supported` are strict xfails with
+its numbers and the explanation below: a verdict that flips XPASSes and fails the run.
 """
 
 import pytest
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.claim(claim.CLAIM)
 
 # Every decision is supported at quick scale since the XOR grid reaches n = 4096 and the fit
 # range rule (scaling.fit_range) keeps the points past chance where the networks fit their data.
-DID_NOT_REPRODUCE: dict[str, str] = {}
+WHY_NOT_REPRODUCED: dict[str, str] = {}
 
 
 def _labels(cfgs, tasks=None):
@@ -29,7 +29,7 @@ def _labels(cfgs, tasks=None):
 def pytest_generate_tests(metafunc):
     cfgs = claim_config(metafunc.config, claim.CLAIM)
     decisions = [f"diff/{label}/NN-{k}" for label in _labels(cfgs, claim.PRE_REGISTERED) for k in claim.KERNELS]
-    parametrize(metafunc, DID_NOT_REPRODUCE, decision=decisions,
+    parametrize(metafunc, WHY_NOT_REPRODUCED, decision=decisions,
                 control=[f"control/{label}/ENTK-NTK" for label in _labels(cfgs)])
 
 

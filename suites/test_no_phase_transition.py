@@ -1,8 +1,8 @@
 """[V] Sec. 5: the empirical NTK keeps improving through training at a steady log-log rate,
 with no slow-down after an early flat phase, and no K^t scales like the network.
 
-Pre-registered in the claim module's docstring. Decisions whose measured verdict is not
-`supported` are strict xfails with the measured reason.
+Pre-registered in the claim module's docstring. Decisions that the stored quick baseline
+records as not `supported` are strict xfails with its numbers and the explanation below.
 """
 
 import pytest
@@ -12,12 +12,12 @@ from ntkbench.pytest_plugin import parametrize
 
 pytestmark = pytest.mark.claim(claim.CLAIM)
 
-DID_NOT_REPRODUCE: dict[str, str] = {}
+WHY_NOT_REPRODUCED: dict[str, str] = {}
 DECISIONS = ("slope_change", "late_slope", "steady_rate") + tuple(f"diff/NN-K^{t}" for t in claim.TIMES)
 
 
 def pytest_generate_tests(metafunc):
-    parametrize(metafunc, DID_NOT_REPRODUCE, decision=DECISIONS)
+    parametrize(metafunc, WHY_NOT_REPRODUCED, decision=DECISIONS)
 
 
 def test_decision_rule(bench, decision):
