@@ -28,14 +28,20 @@ def example(pytester):
     return pytester.path
 
 
-def test_the_readme_experiment_runs_the_protocol_claims_end_to_end(example, pytester):
+def _run_example(example, pytester):
+    """The README's command on its example; no errors, and none of the quick preset's strict
+    xfails, which are its own, applies to a researcher's experiment."""
     (_, command), = [b for b in EXAMPLE if b[1].startswith("pytest ")]
     result = pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local", "--cache-dir=",
                                           f"--report-dir={example / 'reports'}", *pytest_args(command), "-rsxX")
     outcomes = result.parseoutcomes()
     assert "errors" not in outcomes and "error" not in outcomes
-    # the quick preset's strict xfails are its own: none applies to a researcher's experiment
     assert "xfailed" not in outcomes and "xpassed" not in outcomes and "XFAIL" not in result.stdout.str()
+    return result
+
+
+def test_the_readme_experiment_runs_the_protocol_claims_end_to_end(example, pytester):
+    result = _run_example(example, pytester)
     assert re.search(r"SKIPPED \[4\] .*no baseline: this run is the experiment my_experiment.yaml", result.stdout.str())
     (line,) = [out for out in result.stdout.lines if out.startswith("ntkbench report: ")]
     index = example / line.split(": ", 1)[1]
@@ -104,13 +110,7 @@ def test_a_layer_without_an_infinite_kernel_gets_nn_and_entk_rows_and_a_note(exa
     yaml = (example / "my_experiment.yaml").read_text()
     assert yaml.count("{kind: Relu}") == 2
     (example / "my_experiment.yaml").write_text(yaml.replace("{kind: Relu}", "{kind: Tanh}"))
-    (_, command), = [b for b in EXAMPLE if b[1].startswith("pytest ")]
-    result = pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local", "--cache-dir=",
-                                          f"--report-dir={example / 'reports'}", *pytest_args(command), "-rsxX")
-    outcomes = result.parseoutcomes()
-    assert "errors" not in outcomes and "error" not in outcomes
-    # the quick preset's strict xfails are its own: none applies to a researcher's experiment
-    assert "xfailed" not in outcomes and "xpassed" not in outcomes and "XFAIL" not in result.stdout.str()
+    result = _run_example(example, pytester)
     omitted = re.findall(r"did not compute (\S+): the architecture has a layer without an infinite-width kernel",
                          result.stdout.str())
     assert sorted(omitted) == ["control/my-xor/base/ENTK-NTK", "entk_approach/my-xor", "nn_below_ntk/my-xor"]

@@ -205,7 +205,10 @@ def test_a_fragile_verdict_neither_fails_nor_xpasses(toy):
     result = _run(toy, "test_stored.py", "-rsxX")
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*SKIPPED*mean: fragile: the CI's low end 0.4* lies within 3 x its measured spread*"])
-    assert ">fragile</span>" in _report(toy, result).read_text()
+    html = _report(toy, result).read_text()
+    assert ">1 / 1 match</span>" in html and ">1 fragile</span>" in html  # the control matches; the mean is neither
+    assert re.search(r'<td class="stat">mean</td>.*?<span class="pill fragile"[^>]*>fragile</span></td></tr>',
+                     html, re.S)
 
 
 def test_full_only_marker_skips_at_quick(pytester):
