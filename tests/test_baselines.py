@@ -1,5 +1,6 @@
 """Baseline files: clear errors for missing or malformed ones, and the comparison itself."""
 
+import importlib.util
 import json
 
 import pytest
@@ -185,3 +186,16 @@ def test_a_machine_exact_statistic_keeps_its_declared_tolerance(tmp_path):
     base = baselines.load("quick", "toy", tmp_path)
     other = {"statistics": {"a": {"value": 1.0 + 1e-12, "ci": [0.9, 1.1]}}}
     assert baselines.measure_spread(base, [other])["statistics"]["a"]["tolerance"] == {"relative": 1e-6}
+
+
+def test_every_suite_explains_only_what_its_baseline_records_as_not_reproduced():
+    """A suite's explanations (`WHY_NOT_REPRODUCED`) are of statistics whose stored quick
+    verdict is not as claimed, so none outlives a baseline that changed."""
+    suites = sorted((baselines.ROOT.parent / "suites").glob("test_*.py"))
+    assert suites
+    for file in suites:
+        spec = importlib.util.spec_from_file_location(f"suite_{file.stem}", file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        stored = baselines.not_as_claimed(baselines.load("quick", module.claim.CLAIM))
+        assert set(module.WHY_NOT_REPRODUCED) <= set(stored), file.name
