@@ -227,17 +227,14 @@ class Bench:
         """The claim's decisions (and controls) that its stored baseline records as not as
         claimed (`baselines.not_as_claimed`), each with the baseline's numbers and the suite's
         explanation: the strict xfails of a run of that same preset. A run with no stored
-        baseline of its own (--experiment) expects nothing, nor does an entry stored before
-        baselines recorded roles (regenerate it); a missing or malformed baseline fails the
-        baseline test, not collection."""
+        baseline of its own (--experiment) expects nothing; a missing or malformed baseline
+        fails the baseline test, not collection."""
         if self.no_baseline(claim):
             return {}
         try:
-            stored = baselines.load(self.scale, claim, self.baselines_dir)
+            expected = baselines.not_as_claimed(baselines.load(self.scale, claim, self.baselines_dir))
         except baselines.BaselineError:
             return {}
-        expected = baselines.not_as_claimed({"statistics": {n: e for n, e in stored["statistics"].items()
-                                                            if "role" in e}})
         return {name: f"{self.scale} baseline: {numbers}" + (f": {explanations[name]}" if name in explanations else "")
                 for name, numbers in expected.items()}
 
