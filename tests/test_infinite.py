@@ -260,3 +260,24 @@ def test_float32_arc_cosine_moves_no_kernel_entry_beyond_1e_6(monkeypatch):
     for a, e in zip(approximated, exact):
         for got, want in ((a.nngp, e.nngp), (a.ntk, e.ntk)):
             assert np.max(np.abs(got - want) / np.abs(want)) < 1e-6
+
+
+@pytest.mark.parametrize("cross", [False, True], ids=["symmetric", "cross"])
+def test_entk_jacobians_are_computed_once_per_block_and_the_gram_ignores_the_budget(cross, monkeypatch):
+    """7 blocks of 4 inputs: 7 Jacobians (14 for a cross Gram) when they fit, more when
+    only two blocks fit, and the same Gram bit for bit."""
+    spec = models.myrtle1d(width=4, depth=5)
+    x = np.random.default_rng(6).normal(size=(27, 40, 1)).astype(np.float32)
+    x2 = x[::-1].copy() if cross else None
+    params = models.network(spec).init(jax.random.PRNGKey(2), x[:1])["params"]
+    calls = []
+    jacobian = empirical._jacobian
+    monkeypatch.setattr(empirical, "_jacobian", lambda *a: calls.append(1) or jacobian(*a))
+    whole = empirical.jacobian_ntk(spec, params, x, x2, block=4)
+    assert len(calls) == (14 if cross else 7)
+    per_block = 4 * 4 * sum(p.size for p in jax.tree.leaves(params))
+    for blocks in (1, 2):
+        calls.clear()
+        np.testing.assert_array_equal(empirical.jacobian_ntk(spec, params, x, x2, block=4, memory=blocks * per_block),
+                                      whole)
+        assert len(calls) > (14 if cross else 7)

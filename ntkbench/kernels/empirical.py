@@ -9,8 +9,8 @@ Two exact ways, chosen by the spec:
 - Any other spec: per-example gradients of the scalar output (`vmap` of `grad`), flattened,
   for a block of inputs at a time (on jax 0.4.25's CPU backend, `jacrev` over a batch of 64
   or more returned wrong Jacobians, off by up to 5% in the Gram; `vmap(grad)` is exact on
-  both stacks); Gram blocks are products of those. Each row block's Jacobian is computed
-  once, and a symmetric Gram computes only its upper blocks.
+  both stacks); Gram blocks are products of those, each block's Jacobian computed once
+  within a memory budget, and a symmetric Gram computes only its upper blocks.
 
 References:
   Novak et al., "Fast finite width neural tangent kernel", ICML 2022 (structured
@@ -26,6 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntkbench.models import Dense, Flatten, Relu, Spec, network
+
+JACOBIAN_BYTES = 2**31
+"""How many bytes of per-example Jacobians `jacobian_ntk` holds at once (2 GiB)."""
 
 
 def ntk(spec: Spec, params, x1, x2=None, *, block: int = 256) -> np.ndarray:
@@ -92,18 +95,32 @@ def _jacobian(spec: Spec, params, x):
     return jnp.concatenate([a.reshape(x.shape[0], -1) for a in jax.tree.leaves(j)], axis=1)
 
 
-def jacobian_ntk(spec: Spec, params, x1, x2=None, *, block: int = 256) -> np.ndarray:
-    """ENTK Gram block (n1, n2) from explicit per-example Jacobians (any spec; float32)."""
+def jacobian_ntk(spec: Spec, params, x1, x2=None, *, block: int = 256, memory: int = JACOBIAN_BYTES) -> np.ndarray:
+    """ENTK Gram block (n1, n2) from explicit per-example Jacobians (any spec; float32).
+
+    The columns' Jacobians are held a panel at a time, as many blocks of `block` inputs as
+    `memory` bytes hold (at least one), and each row block's Jacobian is computed once per
+    panel: once in all when they fit, where recomputing the column block for every row block
+    cost B(B+1)/2 Jacobians for B blocks. A symmetric Gram computes only its upper blocks and
+    takes the panel's own Jacobians for its rows. Every product is the same (block, block)
+    product whatever the panel, so the Gram does not depend on `memory`.
+    """
     spec = tuple(spec)
     same = x2 is None
     x1 = np.asarray(x1, np.float32)
     x2 = x1 if same else np.asarray(x2, np.float32)
     out = np.empty((len(x1), len(x2)), np.float32)
-    for i in range(0, len(x1), block):
-        j1 = _jacobian(spec, params, x1[i:i + block])
-        for j in range(i if same else 0, len(x2), block):
-            j2 = j1 if same and j == i else _jacobian(spec, params, x2[j:j + block])
-            out[i:i + block, j:j + block] = j1 @ j2.T
-            if same:
-                out[j:j + block, i:i + block] = out[i:i + block, j:j + block].T
+    starts = range(0, len(x2), block)
+    blocks_held = max(1, memory // (4 * block * sum(p.size for p in jax.tree.leaves(params))))
+    for first in range(0, len(starts), blocks_held):
+        panel = {j: _jacobian(spec, params, x2[j:j + block]) for j in starts[first:first + blocks_held]}
+        for i in range(0, len(x1), block):
+            columns = [j for j in panel if not same or j >= i]
+            if not columns:
+                break
+            j1 = panel[i] if same and i in panel else _jacobian(spec, params, x1[i:i + block])
+            for j in columns:
+                out[i:i + block, j:j + block] = j1 @ panel[j].T
+                if same:
+                    out[j:j + block, i:i + block] = out[i:i + block, j:j + block].T
     return out
