@@ -10,7 +10,9 @@ moment it arrives, so a killed run resumes where it stopped. Executors:
            in the pooled workers (so that results are bit-identical); a Gram's tiles
            spread over every local device (`kernels.infinite.kernels`);
   process  a spawn process pool, one worker per core, each pinned to its own core (small
-           JAX programs run faster single-threaded side by side than sharing two cores);
+           JAX programs run faster single-threaded side by side than sharing two cores),
+           keeping the programs XLA compiles beside the store's entries (`programs`), so
+           that a program is compiled once, not once per worker and run;
   dask     dask.distributed (`Client.get_executor()`): a cluster at `scheduler` (e.g. one
            started by dask-jobqueue on SLURM), or else a LocalCluster of single-threaded
            worker processes on this machine. A task whose worker dies is retried elsewhere.
@@ -22,15 +24,17 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import hashlib
 import multiprocessing
 import os
 import time
 from typing import Any, Callable, Protocol, Sequence
 
+from ntkbench import machine
 from ntkbench.code_digest import code_digest
 from ntkbench.provenance import numeric_versions
 from ntkbench.store import Store, Value, address
-from ntkbench.worker_init import one_thread, pin_to_core
+from ntkbench.worker_init import one_thread, start
 
 EXECUTORS = ("local", "process", "dask")
 DASK_RETRIES = 2
@@ -56,6 +60,17 @@ def _timed(fn, params):
     value = dict(fn(**params))
     value["seconds"] = time.perf_counter() - start
     return value
+
+
+def _programs_first(cells: Sequence[Cell]) -> list[int]:
+    """The order to submit `cells` in: the first cell of every program, then the others. A
+    program is a kind and its parameters but the trial's (cells of other trials run the
+    same compiled programs), so that workers start on different programs, each compiled
+    once and loaded by the others, rather than on two trials that both compile the same."""
+    programs = [(c.kind, repr({k: v for k, v in c.params.items() if k not in ("trial", "trials")}))
+                for c in cells]
+    first = [i for i, p in enumerate(programs) if programs.index(p) == i]
+    return first + [i for i in range(len(cells)) if programs.index(programs[i]) != i]
 
 
 def _usable_cores() -> list[int]:
@@ -117,14 +132,24 @@ class Runner:
             self._client = Client(cluster)
         return self._client.get_executor(retries=DASK_RETRIES, pure=False)
 
+    def programs(self) -> str | None:
+        """The folder where the pool's workers keep compiled XLA programs: in the store, one
+        per kind of machine (CPU model, instruction sets, XLA_FLAGS), since code compiled
+        for one may not run on another; None without a store."""
+        if self.store.root is None:
+            return None
+        m = machine.describe()
+        kind = hashlib.sha256(f"{m['cpu']}|{m['isa']}|{m['xla_flags']}".encode()).hexdigest()[:16]
+        return str(self.store.root / "xla" / kind)
+
     def _process_pool(self) -> cf.Executor:
         cores = _usable_cores()
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
         for core in cores:
             queue.put(core)
-        return cf.ProcessPoolExecutor(len(cores), mp_context=ctx, initializer=pin_to_core,
-                                      initargs=(queue,))
+        return cf.ProcessPoolExecutor(len(cores), mp_context=ctx, initializer=start,
+                                      initargs=(queue, self.programs()))
 
     def _executor(self) -> cf.Executor:
         """The pool of this runner's executor, started on first use."""
@@ -159,7 +184,8 @@ class Runner:
                 yield i, value
             return
         pool = self._executor()
-        futures = {pool.submit(_timed, c.fn, c.params): i for i, c in zip(indices, cells)}
+        order = _programs_first(cells)
+        futures = {pool.submit(_timed, cells[k].fn, cells[k].params): indices[k] for k in order}
         try:
             for future in cf.as_completed(futures):
                 yield futures[future], future.result()

@@ -1,10 +1,12 @@
 """Executors: the same cells give bit-identical results in-process, on the process pool and
 on dask.distributed (a LocalCluster on 127.0.0.1, two worker processes, no dashboard), a
-float32 training and a float64 kernel claim's LAPACK solves alike; a dask task whose
-worker dies is retried; a cluster that cannot be reached is one message."""
+float32 training and a float64 kernel claim's LAPACK solves alike, and so do programs a
+pool's workers load from the store instead of compiling; a dask task whose worker dies is
+retried; a cluster that cannot be reached is one message."""
 
 import os
 import sys
+from pathlib import Path
 
 import cloudpickle
 import jax
@@ -13,7 +15,7 @@ import pytest
 
 from ntkbench import models, train
 from ntkbench.claims import nn_vs_ntk_rmse
-from ntkbench.runner import Cell, Runner
+from ntkbench.runner import Cell, Runner, _programs_first
 from ntkbench.store import Store
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # dask workers cannot import tests/
@@ -76,6 +78,32 @@ def test_float64_kernel_rows_are_bit_identical_across_executors(dask_runner):
         rmse = sorted(k for k in a if k.startswith("rmse/"))
         assert len(rmse) == 13
         assert [a[k] for k in rmse] == [b[k] for k in rmse] == [c[k] for k in rmse]
+
+
+def test_pool_workers_load_the_programs_earlier_workers_compiled(tmp_path):
+    """Fresh workers of a second pool find the first pool's compiled programs in the store
+    and give the numbers of an in-process run."""
+    cells = _cells()
+    first = Runner(Store(tmp_path), "process")
+    try:
+        first.map(cells[:2], "compiles")
+    finally:
+        first.close()
+    folder = Path(first.programs())
+    assert folder.is_relative_to(tmp_path) and any(folder.iterdir())
+    second = Runner(Store(tmp_path), "process")
+    try:
+        loaded = second.map(cells[2:], "loads")
+    finally:
+        second.close()
+    for a, b in zip(Runner(Store(None)).map(cells[2:], "local"), loaded):
+        np.testing.assert_array_equal(a["preds"], b["preds"])
+
+
+def test_workers_start_on_different_programs():
+    """Cells that differ only by trial share a program: one of each program goes first."""
+    cells = [Cell("k", tiny_training, {"width": w, "trials": (t,)}) for w in (2, 4) for t in range(3)]
+    assert _programs_first(cells) == [0, 3, 1, 2, 4, 5]
 
 
 def test_a_task_whose_worker_dies_is_retried(dask_runner, tmp_path):
