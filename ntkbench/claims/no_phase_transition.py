@@ -34,6 +34,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import jax
@@ -118,14 +119,23 @@ def hinge(log_t, log_e):
     axis); b ranges over the inner points (three or more on each side)."""
     log_e = np.asarray(log_e, np.float64)
     fits = []
-    for b in log_t[2:-2]:
-        design = np.stack([np.ones_like(log_t), np.minimum(log_t - b, 0), np.maximum(log_t - b, 0)], 1)
-        coef = log_e @ np.linalg.pinv(design).T
+    for design, solve in _hinge_designs(tuple(np.asarray(log_t, np.float64).tolist())):
+        coef = log_e @ solve.T
         fits.append((np.sum((coef @ design.T - log_e) ** 2, -1), coef[..., 1], coef[..., 2]))
     sse, before, after = (np.stack(f) for f in zip(*fits))
     best = np.argmin(sse, 0)[None]
     pick = lambda a: np.take_along_axis(a, best, 0)[0]  # noqa: E731
     return log_t[2:-2][best[0]], pick(before), pick(after)
+
+
+@functools.lru_cache
+def _hinge_designs(log_t: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`hinge`'s design matrix and its pseudo-inverse for each inner breakpoint, computed
+    once per grid (they do not depend on the curves)."""
+    log_t = np.asarray(log_t, np.float64)
+    designs = [np.stack([np.ones_like(log_t), np.minimum(log_t - b, 0), np.maximum(log_t - b, 0)], 1)
+               for b in log_t[2:-2]]
+    return [(design, np.linalg.pinv(design)) for design in designs]
 
 
 def _slope(log_t, log_e, mask):

@@ -76,16 +76,17 @@ def decide(statistics: Statistics, m: MovementConfig, change, mse) -> list[str]:
     design = np.stack([np.ones(len(trained)), np.log(width[trained]), np.log(depth[trained])], 1)
 
     def law(mean_change):
-        return np.linalg.lstsq(design, np.log(mean_change[..., trained]).T, rcond=None)[0]
-
-    def regime_width(mean_change, d):
-        c0, alpha, gamma = law(mean_change)
-        return (np.log(m.kernel_regime_change) - c0 - gamma * np.log(d)) / alpha / np.log(10)
+        """alpha, gamma and, per depth, the log10 width where the fitted change reaches the
+        kernel regime's level: one least-squares fit for all of them."""
+        c0, alpha, gamma = np.linalg.lstsq(design, np.log(mean_change[..., trained]).T, rcond=None)[0]
+        return (alpha, gamma) + tuple((np.log(m.kernel_regime_change) - c0 - gamma * np.log(d)) / alpha / np.log(10)
+                                      for d in m.depths)
 
     moved_share = stats.diverged_share(change)
-    statistics.decide("a/width_exponent", stats.curve_statistic(lambda c: law(c)[1], change),
+    width_exponent, depth_exponent, *regime_widths = stats.curve_statistic(law, change)
+    statistics.decide("a/width_exponent", width_exponent,
         "alpha in change ~ width^alpha depth^gamma; the claim: below 0", direction=-1, diverged=moved_share)
-    statistics.decide("a/depth_exponent", stats.curve_statistic(lambda c: law(c)[2], change),
+    statistics.decide("a/depth_exponent", depth_exponent,
         "gamma in change ~ width^alpha depth^gamma; the claim: above 0", direction=+1, diverged=moved_share)
     deepest_widest, lazy_widest = n_main - 1, len(movement) - 1
     statistics.decide("a/change_at_practical_width", stats.curve_statistic(
@@ -93,9 +94,8 @@ def decide(statistics: Statistics, m: MovementConfig, change, mse) -> list[str]:
         f"log10 of the relative change at depth {m.depths[-1]}, width {m.widths[-1]} over the "
         f"kernel regime's level {m.kernel_regime_change:.0%}; the claim: above 0",
         direction=+1, diverged=moved_share)
-    for d in m.depths:
-        statistics.measure(f"a/kernel_regime_width/depth-{d}",
-            stats.curve_statistic(lambda c: regime_width(c, d), change),
+    for d, regime_width in zip(m.depths, regime_widths):
+        statistics.measure(f"a/kernel_regime_width/depth-{d}", regime_width,
             f"log10 of the width where the fitted change falls to {m.kernel_regime_change:.0%} at depth {d}")
     statistics.choose("a/networks fitted", trained, f"indices (depth-major) of the depth x width networks whose "
                       f"seed-mean training MSE is below {TRAINED_MSE}",
