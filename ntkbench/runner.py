@@ -67,10 +67,12 @@ def _programs_first(cells: Sequence[Cell]) -> list[int]:
     program is a kind and its parameters but the trial's (cells of other trials run the
     same compiled programs), so that workers start on different programs, each compiled
     once and loaded by the others, rather than on two trials that both compile the same."""
-    programs = [(c.kind, repr({k: v for k, v in c.params.items() if k not in ("trial", "trials")}))
-                for c in cells]
-    first = [i for i, p in enumerate(programs) if programs.index(p) == i]
-    return first + [i for i in range(len(cells)) if programs.index(programs[i]) != i]
+    first, rest, seen = [], [], set()
+    for i, c in enumerate(cells):
+        program = (c.kind, repr({k: v for k, v in c.params.items() if k not in ("trial", "trials")}))
+        (rest if program in seen else first).append(i)
+        seen.add(program)
+    return first + rest
 
 
 def _usable_cores() -> list[int]:
