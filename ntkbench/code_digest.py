@@ -4,8 +4,8 @@ It covers the source of the module defining the cell's function and of every ntk
 module that module imports, transitively, found by reading their `import` statements
 (anywhere in the file, so imports inside functions count too) rather than by looking at
 what happens to be imported: the digest does not depend on what else the process imported,
-so every process computes the same one. The modules that only report results are left out,
-so that editing the report does not recompute anything.
+so every process computes the same one. The modules that only report results or plan a run
+are left out, so that editing the report or a cost model does not recompute anything.
 
 A module's digest is computed the first time a cell of it asks, and kept for the life of the
 process: a process computes with the code it imported, whatever happens to the files later.
@@ -23,7 +23,7 @@ from typing import Callable
 
 PACKAGE = "ntkbench"
 PACKAGE_DIR = Path(__file__).resolve().parent
-NOT_COMPUTING = ("ntkbench.report", "ntkbench.pytest_plugin")
+NOT_COMPUTING = ("ntkbench.report", "ntkbench.pytest_plugin", "ntkbench.cost")
 
 
 def code_digest(fn: Callable) -> str:

@@ -52,6 +52,11 @@ def pytest_addoption(parser):
     group.addoption("--dask-scheduler", default=None, metavar="ADDRESS",
                     help="with --executor=dask: the address of a running dask scheduler, e.g. "
                          "tcp://10.0.0.5:8786 (default: start a local cluster).")
+    group.addoption("--plan", action="store_true",
+                    help="price the selected claims at --scale without computing them: per claim and stage "
+                         "the cells, kernel entries, FLOPs, bytes moved, peak memory per cell and the time, "
+                         "from a short probe of this device; cells over its memory are flagged. Prints the "
+                         "table and writes it as the report (README: Presets and their cost).")
     group.addoption("--regen-baselines", action="store_true",
                     help="write this run's statistics as the quick-scale baselines.")
     group.addoption("--baselines-dir", default=str(baselines.ROOT),
@@ -99,6 +104,12 @@ def pytest_collection_modifyitems(config, items):
             bench.tests.setdefault(marker.args[0], {})[item.nodeid] = "not run"
     if bench.tests:
         bench.prepare()
+    if config.getoption("plan"):
+        bench.plan()
+        skip = pytest.mark.skip(reason="--plan: priced, not computed")
+        for item in items:
+            if item.get_closest_marker("claim"):
+                item.add_marker(skip)
     if bench.experiment:
         for item in items:
             marker = item.get_closest_marker("claim")
@@ -127,8 +138,9 @@ class Bench:
         self.scale = config.getoption("scale")
         cache = config.getoption("cache_dir")
         self.store = Store(cache or None)
-        self.runner = Runner(self.store, _executor(config.getoption("executor")),
-                             _TerminalProgress(config), config.getoption("dask_scheduler"))
+        self.progress = _TerminalProgress(config)
+        self.runner = Runner(self.store, _executor(config.getoption("executor")), self.progress,
+                             config.getoption("dask_scheduler"))
         self.results: dict[str, ClaimResult] = {}
         self.errors: dict[str, str] = {}
         self.baseline_errors: dict[str, str] = {}
@@ -137,6 +149,7 @@ class Bench:
         self.stored: dict[str, dict] = {}
         self.tests: dict[str, dict[str, str]] = {}
         self.summary: list[str] = []
+        self.plan_rows: list = []
         self.earlier = _earlier_run(config.getoption("compare_to"), self.scale)
         self.experiment = _experiment(config.getoption("experiment"))
 
@@ -189,6 +202,24 @@ class Bench:
             self.runner.start()
         except RuntimeError as err:
             raise pytest.UsageError(f"the {self.runner.executor} executor could not start: {err}") from None
+
+    def plan(self) -> None:
+        """Prices the claims the tests name (`ntkbench.cost`): their stages at this session's
+        scale, each unit of work probed once on this device; nothing is computed."""
+        from ntkbench import cost
+
+        probe, seen, compiled, start = cost.Probe(), {}, set(), time.perf_counter()
+        named = [c for c in self.claims if c in self.tests]
+        for i, claim in enumerate(named):
+            self.progress("plan (probing this device)", i, len(named), time.perf_counter() - start)
+            stages = self.claims[claim].stages
+            if stages is None:
+                self.summary.append(f"ntkbench --plan: {claim} declares no stages, so it is not priced")
+                continue
+            self.plan_rows += cost.plan_rows(claim, stages(self.config_of(claim)), probe, seen, compiled)
+        self.progress("plan (probing this device)", len(named), len(named), time.perf_counter() - start)
+        self.plan_device = probe.describe()
+        self.summary += ["", f"ntkbench --plan, --scale={self.scale}:", *cost.text(self.plan_rows, self.plan_device)]
 
     def run(self, claim: str) -> ClaimResult:
         """The claim's result at this session's scale, computed on first use."""
@@ -317,6 +348,8 @@ class Bench:
 
     def finish(self) -> None:
         self.runner.close()
+        if self.plan_rows:
+            self._write_plan()
         if not (self.results or self.errors):
             return
         ran = [c for c in self.claims if c in self.tests and (c in self.results or c in self.errors)]
@@ -342,6 +375,21 @@ class Bench:
             return
         self.summary += [f"ntkbench: {event}" for event in self.store.events]
         self.summary.append(f"ntkbench report: {index.resolve()}")
+
+
+    def _write_plan(self) -> None:
+        from ntkbench import cost
+        from ntkbench.report import html
+
+        directory = Path(self.config.getoption("report_dir")) / f"plan-{html.run_id()}"
+        try:
+            index = html.write_plan(directory, scale=self.scale, provenance=run_provenance(),
+                                    device=self.plan_device, header=cost.HEADER, rows=cost.table(self.plan_rows))
+        except OSError as err:
+            self.summary.append(f"ntkbench: could not write the plan to {directory} ({err}); "
+                                "pass a writable folder with --report-dir.")
+            return
+        self.summary.append(f"ntkbench plan: {index.resolve()}")
 
 
 def run_provenance() -> dict:

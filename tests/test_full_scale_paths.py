@@ -53,9 +53,24 @@ def shrunk(name: str):
     return CLAIMS[name].shrink(CLAIMS[name].config("full"))
 
 
+class Recording(Runner):
+    """A runner that records each sweep it maps: its label and how many cells."""
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.sweeps = []
+
+    def map(self, cells, label):
+        self.sweeps.append((label, len(cells)))
+        return super().map(cells, label)
+
+
 @pytest.mark.parametrize("claim", CLAIMS.values(), ids=lambda c: c.name)
-def test_full_scale_path_runs_and_meets_its_published_baseline_keys(claim, data_dir, tmp_path):
-    result = claim.run(shrunk(claim.name), Runner(Store(None)), data_dir=data_dir)
+def test_full_scale_path_runs_as_planned_and_meets_its_published_baseline_keys(claim, data_dir, tmp_path):
+    """Also: `--plan` prices the sweeps the run maps, in its order, cell for cell."""
+    runner = Recording(Store(None))
+    result = claim.run(shrunk(claim.name), runner, data_dir=data_dir)
+    assert runner.sweeps == [(s.label, len(s.cells)) for s in claim.stages(shrunk(claim.name))]
     assert result.scale == "full" and result.figures
     expected = set(baselines.load("full", claim.name)["statistics"])
     for old, new in RENAMED.get(claim.name, {}).items():

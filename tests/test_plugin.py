@@ -274,3 +274,20 @@ def test_a_claim_no_module_registers_is_a_usage_error(toy):
     result = _run(toy, claims_module="other_claim")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*tests are marked claim('toy'), a claim no module registers*--claims-module*"])
+
+
+def test_plan_prices_the_claims_without_computing_them(toy):
+    stages = "stages=lambda cfg: [cost.Stage('toy', ((cost.Solve(64),),) * 4)])"
+    toy.makepyfile(planned_claim=TOY_CLAIM.replace("quick_tolerance)", f"quick_tolerance, {stages}")
+                   + "from ntkbench import cost\n")
+    result = _run(toy, "--plan", claims_module="planned_claim")
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*ntkbench --plan, --scale=quick:*", "*claim*stage*cells*time*", "toy*toy*4*",
+                                 "ntkbench plan: *index.html"])
+    assert not list(toy.path.rglob("*.npz"))
+    (line,) = [out for out in result.stdout.lines if out.startswith("ntkbench plan: ")]
+    html = (toy.path / line.split(": ", 1)[1]).read_text()
+    assert "Nothing of the experiment was computed" in html and "<td>toy</td>" in html
+    unplanned = _run(toy, "--plan")
+    unplanned.assert_outcomes(skipped=4)
+    unplanned.stdout.fnmatch_lines(["*toy declares no stages, so it is not priced*"])

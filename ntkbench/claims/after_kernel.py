@@ -37,9 +37,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import baselines, config, experiment, kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, data_args, deviations, measured_critical_lr, network_spec,
-                                      ntk_gram, shared, shrunk, task_of, training)
+from ntkbench import baselines, config, cost, experiment, kernel_train, models, scaling, stats, train
+from ntkbench.claims.protocol import (KERNEL_FIT, critical_stage, data_args, deviations, gram_stage, has_ntk,
+                                      input_shape, measured_critical_lr, network_spec, ntk_gram, shared, shrunk,
+                                      task_of, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import AfterKernelConfig
 from ntkbench.kernels import empirical
@@ -126,6 +127,32 @@ def ntk_errors(cfg: dict, ntk: np.ndarray, data_dir=None) -> dict:
     task = task_of(p, _pool(cfg["m_grid"], cfg["fixed_m"], grid), data_dir)
     return {"NTK": np.array([kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n],
                                                               task.y_test) for n in grid])}
+
+
+def stages(cfg: AfterKernelConfig) -> list:
+    """What `run` computes, stage by stage (`ntkbench.cost`): the protocol's infinite NTK and
+    critical lr, the NTK over this claim's pool, then per trial what `after_kernels` does."""
+    p = shared(cfg.protocol)
+    grid, n_max, n_test, batch = p["n_grid"], p["n_grid"][-1], p["n_test"], p["batch_size"]
+    arch, shape = network_spec(p, p["width"]), input_shape(p)
+    gram = cost.EmpiricalGram(arch, shape, 2 * n_max + n_test, 2 * n_max + n_test)
+
+    def trained(m):
+        steps = train.epochs_for(p["steps"], m, batch) * train.steps_per_epoch(m, batch)
+        return [cost.Training(arch, shape, m, steps, batch, 1, p["eval_points"] * n_test + m), gram]
+
+    trial = []
+    for m in _sizes(cfg.m_grid, cfg.fixed_m, grid):
+        fits = ({m} if m in grid else set()) | (set(grid) if m in cfg.fixed_m else set()) | (
+            {cfg.n0} if m in cfg.m_grid else set())
+        trial += trained(m) + [cost.KernelFit(n, n_test) for n in sorted(fits) + [m] * (m in grid)]
+        if m in cfg.m_grid:
+            trial += trained(m) + [cost.KernelFit(cfg.n0, n_test)]
+    trial += [gram] + [cost.KernelFit(n, n_test) for n in grid]
+    ntk = [tuple(cost.KernelFit(n, n_test) for n in grid)] if has_ntk(p) else []
+    pool = _pool(cfg.m_grid, cfg.fixed_m, grid)
+    return (gram_stage(p) + [critical_stage(p)] + gram_stage(p, n_pool=pool)
+            + [cost.Stage(f"{p['task']}/after-kernels", tuple(ntk) + (tuple(trial),) * cfg.protocol.trials)])
 
 
 def late(m_grid) -> int:
@@ -290,4 +317,4 @@ def quick_tolerance(statistic: str) -> dict:
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.after_kernel, run, quick_tolerance,
                    shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol), m_grid=(4, 8, 16), n0=4,
                                                           fixed_m=(8, 16)),
-                   with_experiment=experiment.after_kernel_config, position=3)
+                   with_experiment=experiment.after_kernel_config, position=3, stages=stages)

@@ -21,8 +21,9 @@ import time
 import numpy as np
 
 from ntkbench import baselines, config, experiment, scaling, stats
-from ntkbench.claims.protocol import (MODELS, NO_NTK, lr_kernel, measured_critical_lr, models_of, ntk_gram,
-                                      setting_curves, shared, shrunk, task_deviations)
+from ntkbench.claims.protocol import (MODELS, NO_NTK, critical_stage, gram_stage, lr_kernel, measured_critical_lr,
+                                      models_of, ntk_gram, setting_curves, setting_stages, shared, shrunk,
+                                      task_deviations)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentConfig
 from ntkbench.report import plots
@@ -87,6 +88,14 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
         + [Figure("Exponents with 95% CIs", lambda ax: _exponent_plot(ax, statistics),
                   "Ours (points with CI bars) beside the paper's CIFAR-5m-bin values (crosses).")],
         seconds=time.perf_counter() - start, notes=notes)
+
+
+def stages(cfgs: tuple[ExponentConfig, ...]) -> list:
+    """What `run` computes, stage by stage (`ntkbench.cost`): per task its infinite NTK, its
+    critical lr and every setting's learning curves."""
+    return [stage for cfg in cfgs
+            for stage in gram_stage(shared(cfg)) + [critical_stage(shared(cfg))]
+            + [s for setting in cfg.settings for s in setting_stages(cfg, setting)]]
 
 
 def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_registered: bool,
@@ -196,4 +205,4 @@ def quick_tolerance(statistic: str) -> dict:
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_exponent, run, quick_tolerance,
                    shrink=lambda cfgs: tuple(shrunk(c) for c in cfgs),
-                   with_experiment=experiment.exponent_configs, position=1)
+                   with_experiment=experiment.exponent_configs, position=1, stages=stages)

@@ -33,6 +33,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import jax
@@ -40,10 +41,10 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from ntkbench import baselines, config, models, stats, train
+from ntkbench import baselines, config, cost, models, stats, train
 from ntkbench.claims.registry import Claim
 from ntkbench.config import RmseConfig
-from ntkbench.data.ntkb_simulation import n_fit_network, simulate_trial
+from ntkbench.data.ntkb_simulation import DIM, N_OBS, TEST_SIZE, n_fit_network, simulate_trial
 from ntkbench.kernels import closed_form, infinite
 from ntkbench.results import ClaimResult, Figure, Statistics
 from ntkbench.runner import Cell, Runner
@@ -109,6 +110,24 @@ def _network_cells(cfg: RmseConfig, depth: int, init_seed: int) -> list[Cell]:
                       width=cfg.widths[depth - 1], epochs=cfg.epochs[depth - 1], lr=cfg.lr,
                       batch_size=cfg.batch_size))
             for i in range(cfg.trials)]
+
+
+def stages(cfg: RmseConfig) -> list:
+    """What `run` computes, stage by stage (`ntkbench.cost`): per trial the native infinite
+    kernels (float64) and a solve per kernel row (the closed forms' few arithmetic
+    operations per entry are left out), then every network."""
+    n_test = math.ceil(TEST_SIZE * N_OBS)
+    n_fit = n_fit_network(N_OBS - n_test)
+    kernels = tuple(cost.InfiniteGram(models.mlp([1] * depth), (DIM,), N_OBS**2) for depth in (1, 2))
+    kernels += (cost.Solve(N_OBS - n_test, len(KERNEL_ROWS)),)
+
+    def networks(depth):
+        steps = cfg.epochs[depth - 1] * train.steps_per_epoch(n_fit, cfg.batch_size)
+        return ((cost.Training(models.mlp([cfg.widths[depth - 1]] * depth), (DIM,), n_fit, steps, cfg.batch_size,
+                               1, n_test),),) * cfg.trials
+
+    return [cost.Stage("kernel regression", (kernels,) * cfg.trials),
+            cost.Stage("network training", networks(1) + networks(2) + networks(1))]
 
 
 def protocol(cfg: RmseConfig) -> list[str]:
@@ -269,4 +288,4 @@ def quick_tolerance(statistic: str) -> dict:
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.nn_vs_ntk_rmse, run, quick_tolerance,
                    shrink=lambda cfg: dataclasses.replace(cfg, trials=2, widths=(8, 8), epochs=(2, 2)),
-                   position=6)
+                   position=6, stages=stages)

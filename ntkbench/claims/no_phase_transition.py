@@ -41,9 +41,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import config, experiment, kernel_train, models, scaling, stats, train
-from ntkbench.claims.protocol import (KERNEL_FIT, curve_cells, data_args, deviations, measured_critical_lr,
-                                      network_spec, ntk_gram, per_trial, shared, shrunk, task_of, training)
+from ntkbench import config, cost, experiment, kernel_train, models, scaling, stats, train
+from ntkbench.claims.protocol import (KERNEL_FIT, critical_stage, curve_cells, curve_stage, data_args, deviations,
+                                      gram_stage, input_shape, measured_critical_lr, network_spec, ntk_gram,
+                                      per_trial, shared, shrunk, task_of, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, PhaseConfig
 from ntkbench.kernels import empirical
@@ -111,6 +112,24 @@ def kernel_evolution(cfg: dict, trial: int, critical: float, data_dir=None) -> d
     task = _run(cfg, trial, critical, "task", data_dir)
     control = _run(cfg, trial, critical, "shuffled", data_dir)
     return task | {f"control/{k}": control[k] for k in ("k_fit", "train_error", "distance", "change", "diverged")}
+
+
+def stages(cfg: PhaseConfig) -> list:
+    """What `run` computes, stage by stage (`ntkbench.cost`): the protocol's infinite NTK and
+    critical lr; per trial a run on the task's labels and one on shuffled labels, each with
+    the ENTK Gram and its fit at every snapshot; the networks' learning curves."""
+    p = shared(cfg.protocol)
+    grid, n, n_test, batch = p["n_grid"], p["n_grid"][-1], p["n_test"], p["batch_size"]
+    arch, shape = network_spec(p, p["width"]), input_shape(p)
+    snapshots = len(kernel_train.schedule(p["steps"], cfg.snapshots))
+    steps = train.epochs_for(p["steps"], n, batch) * train.steps_per_epoch(n, batch)
+    one_run = ([cost.Training(arch, shape, n, steps, batch, 1, snapshots * (n + n_test))]
+               + [cost.EmpiricalGram(arch, shape, n + n_test, n + n_test), cost.KernelFit(n, n_test)] * (snapshots + 1))
+    scaling_fits = [cost.KernelFit(m, n_test) for m in grid] * len(TIMES)
+    trial = tuple(one_run * 2 + scaling_fits + [cost.KernelSGD(n, n_test, p["steps"], batch, snapshots)])
+    evolution = cost.Stage(f"{p['task']}/kernel evolution", (trial,) * cfg.protocol.trials)
+    return gram_stage(p) + [critical_stage(p), evolution,
+                            curve_stage(cfg.protocol, ExponentSetting("base"), f"{p['task']}/network learning curves")]
 
 
 def hinge(log_t, log_e):
@@ -344,4 +363,4 @@ def quick_tolerance(statistic: str) -> dict:
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.no_phase_transition, run, quick_tolerance,
                    shrink=lambda cfg: dataclasses.replace(cfg, protocol=shrunk(cfg.protocol, steps=64), snapshots=12),
-                   with_experiment=experiment.phase_config, position=4)
+                   with_experiment=experiment.phase_config, position=4, stages=stages)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import kernel_train, models, train
+from ntkbench import cost, kernel_train, models, train
 from ntkbench.config import ExponentConfig, ExponentSetting, LayerConfig, NpzData
 from ntkbench.data import images, npz, tasks
 from ntkbench.kernels import empirical, infinite
@@ -205,6 +205,12 @@ def ntk_rows(gram: dict, rows: tuple[int, int], load: tuple) -> dict:
                                    infinite.kernels(arch, x[a:b], x[b:n]).ntk], axis=1)}
 
 
+def gram_blocks(n_max: int, n_test: int) -> list[tuple[int, int]]:
+    """The row blocks [a, b) of `ntk_gram`, each a cell: training rows, then test rows."""
+    return [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
+            for a in range(start, end, ROWS_PER_CELL)]
+
+
 def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None) -> np.ndarray | None:
     """The infinite NTK of a task's inputs (pool[:n_max] then test) against its training
     inputs pool[:n_max], shape (n_max + n_test, n_max): the one Gram that every n, trial and
@@ -225,8 +231,7 @@ def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None
     load = (cfg["task"], n_pool or n_max, n_test, cfg["seed"], str(data_dir) if data_dir else None, _npz(cfg))
     params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max, inputs=_digest(inputs(load_task(*load), n_max)),
                   **{k: cfg[k] for k in ("architecture",) if k in cfg})
-    blocks = [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
-              for a in range(start, end, ROWS_PER_CELL)]
+    blocks = gram_blocks(n_max, n_test)
     found = runner.map([Cell("protocol.ntk_rows", functools.partial(ntk_rows, load=load),
                              dict(gram=params, rows=r)) for r in blocks], f"{cfg['task']}/infinite NTK")
     gram = np.empty((n_max + n_test, n_max), np.float32)
@@ -424,3 +429,74 @@ def setting_curves(cfg: ExponentConfig, setting: ExponentSetting, critical: floa
     base = per_trial(runner.map(curve_cells(cfg, kernels, critical, ntk, data_dir), f"{label} (kernels)"))
     return [b | {k: v for k, v in n.items() if k.startswith("NN/")} | {"lr": n["lr"], "kernel_lr": b["lr"]}
             for n, b in zip(nn, base)]
+
+
+INPUT_SHAPES = {"xor": (20,), "digits-parity": (64,), "mnist1d-parity": (40, 1), "svhn-parity": (32, 32, 3),
+                "cifar5m-bin": (32, 32, 3)}
+PREFIX_POOLS = ("cifar5m-bin", "digits-parity")
+"""Tasks whose pool of n is the first n of any larger pool, with the same test set: their
+Grams over a smaller or larger pool are cut from, or are, one Gram (`prefix_gram`)."""
+
+
+def input_shape(cfg: dict) -> tuple[int, ...]:
+    """One input's shape in the protocol dict `cfg`'s task (a researcher's: its file's)."""
+    if cfg.get("data"):
+        with np.load(cfg["data"]["path"]) as f:
+            return tuple(f["X"].shape[1:])
+    return INPUT_SHAPES[cfg["task"]]
+
+
+def gram_stage(cfg: dict, n_pool: int | None = None) -> list[cost.Stage]:
+    """The cells of `ntk_gram(cfg, n_pool=n_pool)`: none without an infinite NTK."""
+    if not has_ntk(cfg):
+        return []
+    n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
+    pool = None if cfg["task"] in PREFIX_POOLS else n_pool or n_max
+    spec, shape = network_spec(cfg, 1), input_shape(cfg)
+    cells = tuple((cost.InfiniteGram(spec, shape, (b - a) * (n_max - a if a < n_max else n_max)),)
+                  for a, b in gram_blocks(n_max, n_test))
+    return [cost.Stage(f"{cfg['task']}/infinite NTK", cells, ("gram", cfg["task"], n_max, n_test, pool, spec))]
+
+
+def critical_stage(cfg: dict, bisections: int = 8) -> cost.Stage:
+    """The cell of `measured_critical_lr`: an eigendecomposition and some dozen SGD runs
+    (bracketing and `bisections`) at n_max; without an infinite NTK, trial 0's ENTK-init."""
+    n_max = cfg["n_grid"][-1]
+    units = [cost.Solve(n_max)] + [cost.KernelSGD(n_max, 1, cfg["steps"], cfg["batch_size"], 1)] * (bisections + 4)
+    if not has_ntk(cfg):
+        units.insert(0, cost.EmpiricalGram(network_spec(cfg, cfg["width"]), input_shape(cfg), n_max, n_max))
+    return cost.Stage(f"{cfg['task']}/critical lr", (tuple(units),), ("critical", repr(sorted(cfg.items()))))
+
+
+def curve_stage(cfg: ExponentConfig, setting: ExponentSetting, label: str, n_grid: tuple[int, ...] | None = None,
+                trained: tuple[str, ...] | None = None) -> cost.Stage:
+    """The cells of `curve_cells` (the same arguments): per cell, its trials' networks
+    trained on every n, each trial's ENTK-init Gram, and every kernel's fit."""
+    protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
+    grid, n_test = protocol["n_grid"], cfg.n_test
+    trained = trained or models_of(protocol)
+    arch, shape = network_spec(protocol, setting.width or cfg.width), input_shape(protocol)
+    cells = []
+    for first in range(0, cfg.trials, cfg.trials_per_cell):
+        trials = min(cfg.trials_per_cell, cfg.trials - first)
+        units = [cost.EmpiricalGram(arch, shape, grid[-1] + n_test, grid[-1] + n_test)] * trials * ("ENTK" in trained)
+        for n in grid:
+            batch = n if setting.full_batch else cfg.batch_size
+            steps = train.epochs_for(cfg.steps, n, batch) * train.steps_per_epoch(n, batch)
+            if "NN" in trained:
+                units.append(cost.Training(arch, shape, n, steps, batch, trials, cfg.eval_points * n_test + n))
+            fit = (cost.KernelFit(n, n_test, cfg.steps, cfg.eval_points) if setting.full_batch else
+                   cost.KernelSGD(n, n_test, cfg.steps, batch, cfg.eval_points))
+            units += [fit] * trials * sum(m != "NN" for m in trained)
+        cells.append(tuple(units))
+    training = (setting.lr_factor, setting.momentum, setting.full_batch, setting.width)
+    return cost.Stage(label, tuple(cells), ("curves", repr(sorted(protocol.items())), training, trained))
+
+
+def setting_stages(cfg: ExponentConfig, setting: ExponentSetting) -> list[cost.Stage]:
+    """The cells of `setting_curves`, stage by stage."""
+    label = f"{cfg.task}/{setting.name}"
+    kernels = setting.for_kernels()
+    if kernels == dataclasses.replace(setting, name=kernels.name):
+        return [curve_stage(cfg, setting, label)]
+    return [curve_stage(cfg, setting, label, trained=("NN",)), curve_stage(cfg, kernels, f"{label} (kernels)")]

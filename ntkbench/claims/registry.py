@@ -17,6 +17,9 @@ and the `claim(name)` marker's), its title and source for the report, and four f
                                   (optional) the config with a researcher's architecture
                                   and data (`ntkbench.experiment`); claims without it do
                                   not run under --experiment
+  stages(cfg) -> [cost.Stage]     (optional) what `run` computes, stage by stage, in the
+                                  order it maps them, each cell's units of work
+                                  (`ntkbench.cost`): what --plan prices without computing
 
 and one value:
 
@@ -61,6 +64,7 @@ class Claim:
     quick_tolerance: Callable[[str], dict]
     shrink: Callable[[Any], Any] | None = None
     with_experiment: Callable[[Any, Any], Any] | None = None
+    stages: Callable[[Any], list] | None = None
     position: float = math.inf
 
 

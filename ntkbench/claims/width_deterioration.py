@@ -33,8 +33,9 @@ import dataclasses
 import numpy as np
 
 from ntkbench import config, experiment, scaling, stats
-from ntkbench.claims.protocol import (NO_NTK, curve_cells, measured_critical_lr, models_of, ntk_gram,
-                                      per_trial, prefix_gram, shared, shrunk, task_deviations, training)
+from ntkbench.claims.protocol import (NO_NTK, PREFIX_POOLS, critical_stage, curve_cells, curve_stage, gram_stage,
+                                      has_ntk, measured_critical_lr, models_of, ntk_gram, per_trial, prefix_gram,
+                                      shared, shrunk, task_deviations, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, WidthConfig
 from ntkbench.report import plots
@@ -163,6 +164,23 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
         seconds=time.perf_counter() - start, notes=notes)
 
 
+def stages(cfgs: tuple[WidthConfig, ...]) -> list:
+    """What `run` computes, stage by stage (`ntkbench.cost`): per task the protocol's infinite
+    NTK and critical lr, the NTK at n where it is not cut from that Gram, and every width's
+    learning curves at n."""
+    out = []
+    for cfg in cfgs:
+        p = shared(cfg.protocol)
+        out += gram_stage(p) + [critical_stage(p)]
+        if has_ntk(p) and p["task"] not in PREFIX_POOLS and cfg.n != p["n_grid"][-1]:
+            out += gram_stage(p | {"n_grid": (cfg.n,)})
+        widths = [curve_stage(cfg.protocol, ExponentSetting(f"width-{w}", width=w), "", n_grid=(cfg.n,))
+                  for w in cfg.widths]
+        out.append(widths[0]._replace(label=f"{p['task']}/widths", cells=sum((w.cells for w in widths), ()),
+                                      key=tuple(w.key for w in widths)))
+    return out
+
+
 def _approach(widths, errors: dict) -> str:
     """How close ENTK-init comes to the infinite NTK, for the notes ("" without an NTK)."""
     if "NTK" not in errors:
@@ -219,4 +237,4 @@ def quick_tolerance(statistic: str) -> dict:
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.width_deterioration, run, quick_tolerance,
                    shrink=lambda cfgs: tuple(dataclasses.replace(c, protocol=shrunk(c.protocol), n=8, widths=(1, 2, 4))
                                              for c in cfgs),
-                   with_experiment=experiment.width_configs, position=2)
+                   with_experiment=experiment.width_configs, position=2, stages=stages)

@@ -29,6 +29,17 @@ def run_id() -> str:
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def write_plan(directory: Path, *, scale: str, provenance: dict, device: str, header, rows) -> Path:
+    """Writes the report of a --plan run: the cost table (`cost.table`) and plan.json."""
+    directory.mkdir(parents=True, exist_ok=True)
+    html = _ENV.get_template("plan.html.j2").render(scale=scale, provenance=provenance, device=device,
+                                                    header=header, rows=rows)
+    (directory / "index.html").write_text(html)
+    (directory / "plan.json").write_text(json.dumps({"scale": scale, "device": device, "provenance": provenance,
+                                                     "rows": [dict(zip(header, r)) for r in rows]}, indent=1))
+    return directory / "index.html"
+
+
 def write(directory: Path, *, scale: str, provenance: dict, claims: list[dict],
           cell_seconds: list[tuple[str, float]] = (), earlier: dict | None = None) -> Path:
     """Writes the report of `claims`, each a dict with keys:

@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from ntkbench import config, stats
-from ntkbench.claims.practical_limits import forgetting, movement, optimisation, uncertainty
+from ntkbench import config, cost, stats, train
+from ntkbench.claims.practical_limits import forgetting, movement, networks, optimisation, uncertainty
 from ntkbench.claims.registry import Claim
 from ntkbench.config import PracticalConfig
 from ntkbench.results import ClaimResult, Statistics
@@ -104,6 +104,48 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
         seconds=time.perf_counter() - start, notes=notes)
 
 
+def stages(cfg: PracticalConfig) -> list:
+    """What `run` computes, stage by stage (`ntkbench.cost`): per cell, each seed's networks,
+    their ENTK Grams at init and after training, and the solves and eigendecompositions
+    on them; (b) at its worst, every Gauss-Newton step taken up to its cap."""
+    shape, m, o, f, u = (cfg.dim,), cfg.movement, cfg.optimisation, cfg.forgetting, cfg.uncertainty
+
+    def sgd(spec, n, steps, evals):
+        return cost.Training(spec, shape, n, train.epochs_for(steps, n, cfg.batch_size)
+                             * train.steps_per_epoch(n, cfg.batch_size), cfg.batch_size, 1, evals)
+
+    def gram(spec, n):
+        return cost.EmpiricalGram(spec, shape, n, n)
+
+    def moved(d, w):
+        spec = networks.mlp(d, w)
+        return [gram(spec, m.n), sgd(spec, m.n, m.steps, cfg.n_test), gram(spec, m.n),
+                cost.InfiniteGram(spec, shape, m.n**2), cost.Solve(m.n, 2)]
+
+    def optimised(w):
+        spec = networks.mlp(o.depth, w)
+        gd = cost.Training(spec, shape, o.n, o.max_gd_steps, o.n, 1, 60 * o.n)
+        return ([gram(spec, o.n), cost.Solve(o.n), gd, cost.KernelFit(o.n, o.n, o.max_gd_steps, 60)]
+                + [gram(spec, o.n), cost.Solve(o.n)] * (2 * o.max_gn_steps) + [cost.Solve(o.n, 2)])
+
+    def learned(w):
+        spec = networks.mlp(2, w)
+        return [gram(spec, f.n), cost.Solve(f.n)] + [sgd(spec, f.n, s, cfg.n_test) for s in f.steps for _ in "ab"]
+
+    def calibrated(w):
+        spec, n = networks.mlp(2, w), u.n + cfg.n_test
+        return [gram(spec, n), cost.Solve(u.n), sgd(spec, u.n, u.steps, n), gram(spec, n),
+                cost.InfiniteGram(spec, shape, n * n), cost.Solve(n, 3)]
+
+    def stage(label, per_seed, grid):
+        return cost.Stage(label, tuple(tuple(per_seed(*g)) * cfg.seeds for g in grid))
+
+    return [stage("a: kernel movement", moved, [(d, w) for d, w, _ in movement.cells(m)]),
+            stage("b: Gauss-Newton vs GD", optimised, [(w,) for w in o.widths]),
+            stage("c: continual learning", learned, [(w,) for w in f.widths]),
+            stage("d: uncertainty", calibrated, [(w,) for w in u.widths])]
+
+
 def protocol(cfg: PracticalConfig) -> list[str]:
     return [
         f"ReLU MLPs (W_std sqrt 2, b_std 0.1, NTK parameterization); tasks y = sign(w . x), x ~ "
@@ -139,4 +181,4 @@ def _shrunk(cfg: PracticalConfig) -> PracticalConfig:
 
 
 DEFINITION = Claim(CLAIM, TITLE, SOURCE, config.practical_limits, run, quick_tolerance, shrink=_shrunk,
-                   position=5)
+                   position=5, stages=stages)
