@@ -76,6 +76,11 @@ def _xla(fn, *args) -> tuple[float, float, float]:
             float(getattr(memory, "temp_size_in_bytes", 0) or 0))
 
 
+PROBE_SECONDS = 0.5
+"""About how long a probe times its work once compiled, so that timer and dispatch noise
+stay small beside it."""
+
+
 def _inputs(shape: tuple[int, ...], n: int) -> np.ndarray:
     return np.random.default_rng(0).normal(size=(n, *shape)).astype(np.float32)
 
@@ -147,14 +152,19 @@ class InfiniteGram(NamedTuple):
 
 
 def _gram_rate(spec, shape) -> dict:
-    """Per entry, over a tile of `infinite.kernels`' own size (at least 2 x 4 inputs)."""
+    """Per entry, over tiles of `infinite.kernels`' own size: one row of tiles, twice as many
+    columns until it takes `PROBE_SECONDS` (or 64 tiles)."""
     block = max(2, infinite.block_size(shape, 4, jax.devices()[0].platform))
-    x = _inputs(shape, 3 * block)
-    seconds, compile_seconds = _compiled_and_timed(lambda: infinite.kernels(spec, x[:block], x[block:]))
+    x = _inputs(shape, 65 * block)
+    tiles = 1
+    seconds, compile_seconds = _compiled_and_timed(lambda: infinite.kernels(spec, x[:block], x[block:2 * block]))
+    while seconds < PROBE_SECONDS and tiles < 64:
+        tiles *= 2
+        seconds = _timed(lambda: infinite.kernels(spec, x[:block], x[block:(tiles + 1) * block]))
     scales = (infinite._self_scales(spec, x[:block]), infinite._self_scales(spec, x[block:2 * block]))
     flops, moved, temp = _xla(lambda a, b, s1, s2: infinite._pair_kernels(spec, a, b, s1, s2),
                               x[:block], x[block:2 * block], *scales)
-    return {"seconds": seconds / (2 * block * block), "flops": flops / block**2, "moved": moved / block**2,
+    return {"seconds": seconds / (tiles * block * block), "flops": flops / block**2, "moved": moved / block**2,
             "device": temp, "compile": compile_seconds}
 
 
@@ -187,11 +197,6 @@ class Training(NamedTuple):
                     data, work * r["seconds"] + self.nets * self.evals * r["forward_seconds"])
 
 
-PROBE_SECONDS = 0.5
-"""About how long a probe times its work once compiled, so that timer and dispatch noise
-stay small beside it."""
-
-
 def _train_rate(spec, shape, batch) -> dict:
     """Per step of `batch` and per forward example, from `train.fit_mse` itself: a run of 4
     steps against a run about `PROBE_SECONDS` longer (the steps' difference, so that the
@@ -215,7 +220,7 @@ def _train_rate(spec, shape, batch) -> dict:
     flops, moved, temp = _xla(jax.grad(loss), params, x[:batch], y[:batch])
     forward = _timed(jax.jit(lambda p, xb: net.apply({"params": p}, xb)), params, x)
     forward_flops = _xla(lambda p, xb: net.apply({"params": p}, xb), params, x)[0]
-    return {"seconds": max(step, short / 8), "flops": flops, "moved": moved, "device": temp,
+    return {"seconds": step if step > 0 else short / 4, "flops": flops, "moved": moved, "device": temp,
             "forward_seconds": forward / len(x), "forward_flops": forward_flops / len(x),
             "parameters": sum(p.size for p in jax.tree.leaves(params)), "compile": compile_seconds}
 
@@ -248,24 +253,23 @@ class EmpiricalGram(NamedTuple):
 
 def _entk_rate(spec, shape) -> dict:
     """Per input (its Jacobian, or an MLP's layer factors) and per pair (a product), from
-    the two halves of `empirical.ntk` timed apart."""
+    the two halves of `empirical.ntk` timed apart on one block of its inputs."""
     params = _params(spec, shape)
     count = sum(p.size for p in jax.tree.leaves(params))
     jacobians = not all(isinstance(layer, (models.Dense, models.Relu, models.Flatten)) for layer in spec)
-    points = 16 if jacobians else 256
+    points = 256
     x = _inputs(shape, points)
+    factors = functools.partial(empirical._jacobian if jacobians else empirical._mlp_factors, spec)
+    point_seconds, compile_seconds = _compiled_and_timed(factors, params, x)
     if jacobians:
-        factors = functools.partial(empirical._jacobian, spec)
         j = np.asarray(factors(params, x))
         pair_seconds = _timed(jax.jit(lambda a: a @ a.T), j) / points**2
         pair_flops = 2.0 * count
     else:
-        factors = functools.partial(empirical._mlp_factors, spec)
         f = factors(params, x)
         pair_seconds = _timed(functools.partial(empirical._mlp_gram, spec), f, f) / points**2
         pair_flops = _xla(functools.partial(empirical._mlp_gram, spec), f, f)[0] / points**2
     flops, moved, temp = _xla(factors, params, x)
-    point_seconds, compile_seconds = _compiled_and_timed(factors, params, x[::-1])
     return {"point_seconds": point_seconds / points, "point_flops": flops / points, "compile": compile_seconds,
             "point_moved": moved / points, "pair_seconds": pair_seconds, "pair_flops": pair_flops,
             "device": temp, "parameters": count, "jacobians": jacobians}
