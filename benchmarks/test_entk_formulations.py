@@ -21,14 +21,13 @@ import functools
 import itertools
 import math
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ntkbench import models
 from ntkbench.kernels import empirical
-from ntkbench.models import AvgPool, AvgPool1D, Conv, Conv1D, Dense, Flatten, GlobalAvgPool, Relu, Tanh
+from ntkbench.models import AvgPool, AvgPool1D, Conv, Conv1D, Dense, Flatten, GlobalAvgPool
 
 _WEIGHTED = (Dense, Conv, Conv1D)
 
@@ -79,18 +78,8 @@ def _forward(spec, params, x, shifts=None):
             h = (layer.W_std / math.sqrt(patches.shape[-1])) * (patches @ p["kernel"].reshape(-1, layer.width))
             h = h + layer.b_std * p["bias"]
             outputs[name] = h = h if shifts is None else h + shifts[name]
-        elif isinstance(layer, Relu):
-            h = jax.nn.relu(h)
-        elif isinstance(layer, Tanh):
-            h = jnp.tanh(h)
-        elif isinstance(layer, (AvgPool, AvgPool1D)):
-            h = nn.avg_pool(h, (2,) * layer.dims, strides=(2,) * layer.dims)
-        elif isinstance(layer, GlobalAvgPool):
-            h = jnp.mean(h, axis=tuple(range(1, h.ndim - 1)))
-        elif isinstance(layer, Flatten):
-            h = h.reshape(h.shape[0], -1)
         else:
-            raise TypeError(f"unsupported layer {layer!r}")
+            h = models.parameter_free(layer, h)
     return jnp.sum(h), (inputs, outputs)
 
 

@@ -204,19 +204,24 @@ class Network(nn.Module):
                                  f"and channels last, got shape {x.shape}")
             elif isinstance(layer, (Conv, Conv1D)):
                 x = NTKConv(layer.width, layer.W_std, layer.b_std, layer.dims, name=f"{type(layer).__name__}_{i}")(x)
-            elif isinstance(layer, Relu):
-                x = jax.nn.relu(x)
-            elif isinstance(layer, Tanh):
-                x = jnp.tanh(x)
-            elif isinstance(layer, (AvgPool, AvgPool1D)):
-                x = nn.avg_pool(x, (2,) * layer.dims, strides=(2,) * layer.dims)
-            elif isinstance(layer, GlobalAvgPool):
-                x = jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
-            elif isinstance(layer, Flatten):
-                x = x.reshape(x.shape[0], -1)
             else:
-                raise TypeError(f"unsupported layer {layer!r}")
+                x = parameter_free(layer, x)
         return x[..., 0] if x.shape[-1] == 1 else x
+
+
+def parameter_free(layer: Layer, x):
+    """The output of a layer without parameters: a nonlinearity, a pooling or a flattening."""
+    if isinstance(layer, Relu):
+        return jax.nn.relu(x)
+    if isinstance(layer, Tanh):
+        return jnp.tanh(x)
+    if isinstance(layer, (AvgPool, AvgPool1D)):
+        return nn.avg_pool(x, (2,) * layer.dims, strides=(2,) * layer.dims)
+    if isinstance(layer, GlobalAvgPool):
+        return jnp.mean(x, axis=tuple(range(1, x.ndim - 1)))
+    if isinstance(layer, Flatten):
+        return x.reshape(x.shape[0], -1)
+    raise TypeError(f"unsupported layer {layer!r}")
 
 
 def network(spec: Spec) -> Network:
