@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import time
 from typing import NamedTuple, Sequence
 
@@ -66,6 +67,15 @@ def _compiled_and_timed(fn, *args) -> tuple[float, float]:
     return second, max(0.0, first - second)
 
 
+def _out_of_memory(err: Exception) -> float | None:
+    """The bytes an allocation that failed for want of memory asked for (inf where the
+    message does not say); None for any other error."""
+    if not isinstance(err, jax.errors.JaxRuntimeError) or "RESOURCE_EXHAUSTED" not in str(err):
+        return None
+    asked = re.search(r"allocating (\d+) bytes", str(err))
+    return float(asked.group(1)) if asked else math.inf
+
+
 def _xla(fn, *args) -> tuple[float, float, float]:
     """XLA's FLOPs, bytes accessed and temporary bytes of `jax.jit(fn)(*args)`."""
     compiled = jax.jit(fn).lower(*args).compile()
@@ -79,6 +89,10 @@ def _xla(fn, *args) -> tuple[float, float, float]:
 PROBE_SECONDS = 0.5
 """About how long a probe times its work once compiled, so that timer and dispatch noise
 stay small beside it."""
+
+
+PROBE_FLOPS = 2e11
+"""The most FLOPs a training probe's shortest run may take (some seconds on a CPU core)."""
 
 
 def _inputs(shape: tuple[int, ...], n: int) -> np.ndarray:
@@ -182,7 +196,7 @@ class Training(NamedTuple):
 
     def _rates(self, probe: Probe) -> dict:
         return probe.rate(("train", self.spec, self.shape, self.batch),
-                          functools.partial(_train_rate, self.spec, self.shape, self.batch))
+                          functools.partial(_train_rate, self.spec, self.shape, self.batch, probe.memory))
 
     def compile(self, probe: Probe) -> tuple:
         """Its program's key (each n, length and number of networks compile anew) and seconds."""
@@ -194,35 +208,52 @@ class Training(NamedTuple):
         data = 4.0 * self.n * math.prod(self.shape)
         return Need(0, work * r["flops"] + self.nets * self.evals * r["forward_flops"],
                     work * r["moved"], data + self.nets * (3 * 4.0 * r["parameters"] + r["device"]),
-                    data, work * r["seconds"] + self.nets * self.evals * r["forward_seconds"])
+                    data, work * r["seconds"] + (self.nets * self.evals * r["forward_seconds"] if self.evals else 0))
 
 
-def _train_rate(spec, shape, batch) -> dict:
+def _train_rate(spec, shape, batch, memory) -> dict:
     """Per step of `batch` and per forward example, from `train.fit_mse` itself: a run of 4
     steps against a run about `PROBE_SECONDS` longer (the steps' difference, so that the
-    run's fixed costs drop out)."""
-    params = _params(spec, shape)
+    run's fixed costs drop out). Steps whose 4 take over `PROBE_FLOPS` are timed at a batch
+    cut to fit and scaled in proportion (an accelerator that a small batch leaves idle then
+    reads slower than it is). Not timed (infinite seconds) where XLA's count of a step's
+    memory is over half the device's `memory`, or where the run's allocation fails (its
+    device bytes are then what it asked for)."""
+    params = jax.eval_shape(lambda: _params(spec, shape))
+    count = sum(math.prod(p.shape) for p in jax.tree.leaves(params))
     net = models.network(spec)
     x = _inputs(shape, 4 * batch)
     y = np.sign(x.reshape(len(x), -1)[:, 0])
-
-    def fit(epochs):
-        return train.fit_mse(spec, jax.tree.map(jnp.copy, params), x, y, key=jax.random.PRNGKey(0), lr=1e-3,
-                             batch_size=batch, epochs=epochs, momentum=0.9).train_mse
-
-    short, compile_seconds = _compiled_and_timed(fit, 1)
-    epochs = 1 + min(1000, max(2, math.ceil(PROBE_SECONDS / max(short, 1e-6))))
-    step = (_timed(fit, epochs) - short) / (4 * (epochs - 1))
 
     def loss(p, xb, yb):
         return jnp.mean((jnp.ravel(net.apply({"params": p}, xb)) - yb) ** 2)
 
     flops, moved, temp = _xla(jax.grad(loss), params, x[:batch], y[:batch])
-    forward = _timed(jax.jit(lambda p, xb: net.apply({"params": p}, xb)), params, x)
-    forward_flops = _xla(lambda p, xb: net.apply({"params": p}, xb), params, x)[0]
-    return {"seconds": step if step > 0 else short / 4, "flops": flops, "moved": moved, "device": temp,
-            "forward_seconds": forward / len(x), "forward_flops": forward_flops / len(x),
-            "parameters": sum(p.size for p in jax.tree.leaves(params)), "compile": compile_seconds}
+    forward_flops = _xla(lambda p, xb: net.apply({"params": p}, xb), params, x)[0] / len(x)
+    rates = {"seconds": math.inf, "flops": flops, "moved": moved, "device": temp, "forward_seconds": math.inf,
+             "forward_flops": forward_flops, "parameters": count, "compile": 0.0}
+    if 3 * 4 * count + temp > memory / 2:
+        return rates
+    params = _params(spec, shape)
+    small = max(1, min(batch, int(batch * PROBE_FLOPS / (4 * flops)))) if flops else batch
+    x, y = x[:4 * small], y[:4 * small]
+
+    def fit(epochs):
+        return train.fit_mse(spec, jax.tree.map(jnp.copy, params), x, y, key=jax.random.PRNGKey(0), lr=1e-3,
+                             batch_size=small, epochs=epochs, momentum=0.9).train_mse
+
+    try:
+        short, compile_seconds = _compiled_and_timed(fit, 1)
+        epochs = 1 + min(1000, max(2, math.ceil(PROBE_SECONDS / max(short, 1e-6))))
+        step = (_timed(fit, epochs) - short) / (4 * (epochs - 1))
+        forward = _timed(jax.jit(lambda p, xb: net.apply({"params": p}, xb)), params, x)
+    except Exception as err:
+        asked = _out_of_memory(err)
+        if asked is None:
+            raise
+        return rates | {"device": max(temp, asked)}
+    return rates | {"seconds": (step if step > 0 else short / 4) * batch / small, "forward_seconds": forward / len(x),
+                    "compile": compile_seconds}
 
 
 class EmpiricalGram(NamedTuple):
@@ -236,7 +267,8 @@ class EmpiricalGram(NamedTuple):
     square: bool = True
 
     def _rates(self, probe: Probe) -> dict:
-        return probe.rate(("entk", self.spec, self.shape), functools.partial(_entk_rate, self.spec, self.shape))
+        return probe.rate(("entk", self.spec, self.shape),
+                          functools.partial(_entk_rate, self.spec, self.shape, probe.memory))
 
     def compile(self, probe: Probe) -> tuple:
         return ("entk", self.spec, self.shape), self._rates(probe)["compile"]
@@ -245,34 +277,46 @@ class EmpiricalGram(NamedTuple):
         r = self._rates(probe)
         points = self.rows if self.square else self.rows + self.cols
         products = self.rows * (self.rows + 256) / 2 if self.square else self.rows * self.cols
-        held = min(empirical.JACOBIAN_BYTES, 4.0 * points * r["parameters"]) if r["jacobians"] else 0.0
+        block = 4.0 * 256 * r["parameters"]  # a row block's Jacobians, and at least one column block's
+        panel = min(empirical.JACOBIAN_BYTES, 4.0 * points * r["parameters"])
+        held = block + max(block, panel) if r["jacobians"] else 0.0
         return Need(self.rows * self.cols, points * r["point_flops"] + products * r["pair_flops"],
                     points * r["point_moved"] + 4.0 * self.rows * self.cols, held + r["device"],
                     4.0 * self.rows * self.cols, points * r["point_seconds"] + products * r["pair_seconds"])
 
 
-def _entk_rate(spec, shape) -> dict:
+def _entk_rate(spec, shape, memory) -> dict:
     """Per input (its Jacobian, or an MLP's layer factors) and per pair (a product), from
-    the two halves of `empirical.ntk` timed apart on one block of its inputs."""
+    the two halves of `empirical.ntk` timed apart on one block of its inputs; not timed
+    (infinite seconds) where a block's Jacobians are over half the device's `memory` or an
+    allocation fails."""
     params = _params(spec, shape)
     count = sum(p.size for p in jax.tree.leaves(params))
     jacobians = not all(isinstance(layer, (models.Dense, models.Relu, models.Flatten)) for layer in spec)
     points = 256
     x = _inputs(shape, points)
     factors = functools.partial(empirical._jacobian if jacobians else empirical._mlp_factors, spec)
-    point_seconds, compile_seconds = _compiled_and_timed(factors, params, x)
-    if jacobians:
-        j = np.asarray(factors(params, x))
-        pair_seconds = _timed(jax.jit(lambda a: a @ a.T), j) / points**2
-        pair_flops = 2.0 * count
-    else:
-        f = factors(params, x)
-        pair_seconds = _timed(functools.partial(empirical._mlp_gram, spec), f, f) / points**2
-        pair_flops = _xla(functools.partial(empirical._mlp_gram, spec), f, f)[0] / points**2
     flops, moved, temp = _xla(factors, params, x)
-    return {"point_seconds": point_seconds / points, "point_flops": flops / points, "compile": compile_seconds,
-            "point_moved": moved / points, "pair_seconds": pair_seconds, "pair_flops": pair_flops,
-            "device": temp, "parameters": count, "jacobians": jacobians}
+    rates = {"point_seconds": math.inf, "point_flops": flops / points, "compile": 0.0, "point_moved": moved / points,
+             "pair_seconds": math.inf, "pair_flops": 2.0 * count, "device": temp, "parameters": count,
+             "jacobians": jacobians}
+    if jacobians and 4 * points * count + temp > memory / 2:
+        return rates
+    try:
+        point_seconds, compile_seconds = _compiled_and_timed(factors, params, x)
+        if jacobians:
+            j = np.asarray(factors(params, x))
+            pair_seconds = _timed(jax.jit(lambda a: a @ a.T), j) / points**2
+        else:
+            f = factors(params, x)
+            pair_seconds = _timed(functools.partial(empirical._mlp_gram, spec), f, f) / points**2
+            rates["pair_flops"] = _xla(functools.partial(empirical._mlp_gram, spec), f, f)[0] / points**2
+    except Exception as err:
+        asked = _out_of_memory(err)
+        if asked is None:
+            raise
+        return rates | {"device": max(temp, asked)}
+    return rates | {"point_seconds": point_seconds / points, "compile": compile_seconds, "pair_seconds": pair_seconds}
 
 
 class KernelFit(NamedTuple):
@@ -447,6 +491,8 @@ def _si(x: float, unit: str = "") -> str:
 
 
 def duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "not probed: over memory"
     if seconds >= 86_400:
         return f"{seconds / 86_400:.1f} d"
     if seconds >= 3600:

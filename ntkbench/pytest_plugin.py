@@ -104,18 +104,22 @@ def pytest_collection_modifyitems(config, items):
             bench.tests.setdefault(marker.args[0], {})[item.nodeid] = "not run"
     if bench.tests:
         bench.prepare()
-    if config.getoption("plan"):
-        bench.plan()
-        skip = pytest.mark.skip(reason="--plan: priced, not computed")
-        for item in items:
-            if item.get_closest_marker("claim"):
-                item.add_marker(skip)
     if bench.experiment:
         for item in items:
             marker = item.get_closest_marker("claim")
             if marker and bench.claims[marker.args[0]].with_experiment is None:
                 item.add_marker(pytest.mark.skip(reason=f"{marker.args[0]} does not take --experiment (the "
                                                         "protocol claims do)"))
+
+
+def pytest_collection_finish(session):
+    """With --plan: prices the claims of the tests selected (after -k and -m), which are skipped."""
+    if not session.config.getoption("plan"):
+        return
+    marked = [item for item in session.items if item.get_closest_marker("claim")]
+    session.config.stash[BENCH].plan({item.get_closest_marker("claim").args[0] for item in marked})
+    for item in marked:
+        item.add_marker(pytest.mark.skip(reason="--plan: priced, not computed"))
 
 
 def claim_config(config: pytest.Config, claim: str):
@@ -203,13 +207,13 @@ class Bench:
         except RuntimeError as err:
             raise pytest.UsageError(f"the {self.runner.executor} executor could not start: {err}") from None
 
-    def plan(self) -> None:
-        """Prices the claims the tests name (`ntkbench.cost`): their stages at this session's
+    def plan(self, selected: set[str]) -> None:
+        """Prices the `selected` claims (`ntkbench.cost`): their stages at this session's
         scale, each unit of work probed once on this device; nothing is computed."""
         from ntkbench import cost
 
         probe, seen, compiled, start = cost.Probe(), {}, set(), time.perf_counter()
-        named = [c for c in self.claims if c in self.tests]
+        named = [c for c in self.claims if c in selected]
         for i, claim in enumerate(named):
             self.progress("plan (probing this device)", i, len(named), time.perf_counter() - start)
             stages = self.claims[claim].stages

@@ -33,9 +33,12 @@ def test_the_adding_a_claim_example_runs_end_to_end(pytester):
     (_, module), (_, suite), (_, commands), _ = blocks("Adding a claim")
     pytester.makepyfile(xor_claim=module, test_xor_ntk=suite)
     pytester.syspathinsert()
-    regen, check = commands.splitlines()
+    plan, regen, check = commands.splitlines()
     options = ["-p", "ntkbench.pytest_plugin", "--executor=local", f"--cache-dir={pytester.path / 'cache'}",
                f"--report-dir={pytester.path / 'reports'}"]
+    priced = pytester.runpytest_inprocess(*options, *pytest_args(plan))
+    priced.assert_outcomes(skipped=2)
+    priced.stdout.fnmatch_lines(["xor_ntk*xor trials*4*", "ntkbench plan: *index.html"])
     pytester.runpytest_inprocess(*options, *pytest_args(regen)).assert_outcomes(passed=2)
     result = pytester.runpytest_inprocess(*options, *pytest_args(check))
     result.assert_outcomes(passed=2)
@@ -53,7 +56,7 @@ def test_an_installed_packages_claim_is_found_by_its_entry_point(pytester):
     (info / "entry_points.txt").write_text("[ntkbench.claims]\n" + "".join(f"{k} = {v}\n" for k, v in points.items()))
     pytester.syspathinsert()
     assert list(registry.load())[-1] == "xor_ntk"
-    regen = commands.splitlines()[0].replace(" --claims-module=xor_claim", "")
+    regen = commands.splitlines()[1].replace(" --claims-module=xor_claim", "")
     result = pytester.runpytest_inprocess("-p", "ntkbench.pytest_plugin", "--executor=local", "--cache-dir=",
                                           f"--report-dir={pytester.path / 'reports'}", *pytest_args(regen))
     result.assert_outcomes(passed=2)
