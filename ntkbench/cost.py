@@ -502,6 +502,10 @@ def duration(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
+def _cells(count: int) -> str:
+    return f"{count} cell{'s' * (count > 1)}" if count else ""
+
+
 HEADER = ("claim", "stage", "cells", "kernel entries", "FLOPs", "bytes moved", "peak device / host per cell",
           "fits", "time", "over memory")
 
@@ -514,14 +518,14 @@ def table(rows: Sequence[Row]) -> list[tuple[str, ...]]:
         for r in mine:
             out.append((claim, r.label, str(r.cells), _si(r.need.entries), _si(r.need.flops), _si(r.need.moved, "B"),
                         f"{_si(r.need.device, 'B')} / {_si(r.need.host, 'B')}", ", ".join(r.methods),
-                        duration(r.wall_seconds), f"{r.too_big} cells" if r.too_big else "")
+                        duration(r.wall_seconds), _cells(r.too_big))
                        if not r.shared else (claim, r.label, str(r.cells), "", "", "", "", "",
                                              f"0 (the cells of {r.shared})", ""))
         total = combined([r.need for r in mine])
         out.append((claim, "total", str(sum(r.cells for r in mine)), _si(total.entries), _si(total.flops),
                     _si(total.moved, "B"), f"{_si(total.device, 'B')} / {_si(total.host, 'B')}", "",
                     duration(sum(r.wall_seconds for r in mine)),
-                    f"{sum(r.too_big for r in mine)} cells" if any(r.too_big for r in mine) else ""))
+                    _cells(sum(r.too_big for r in mine))))
     return out
 
 

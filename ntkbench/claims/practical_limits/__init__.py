@@ -107,7 +107,8 @@ def run(cfg: PracticalConfig, runner: Runner, data_dir=None) -> ClaimResult:
 def stages(cfg: PracticalConfig) -> list:
     """What `run` computes, stage by stage (`ntkbench.cost`): per cell, each seed's networks,
     their ENTK Grams at init and after training, and the solves and eigendecompositions
-    on them; (b) at its worst, every Gauss-Newton step taken up to its cap."""
+    on them; (b) at its worst, every Gauss-Newton step taken up to its cap. An infinite
+    kernel does not depend on the width, so it is priced as the width-1 network's."""
     shape, m, o, f, u = (cfg.dim,), cfg.movement, cfg.optimisation, cfg.forgetting, cfg.uncertainty
 
     def sgd(spec, n, steps, evals):
@@ -120,7 +121,7 @@ def stages(cfg: PracticalConfig) -> list:
     def moved(d, w):
         spec = networks.mlp(d, w)
         return [gram(spec, m.n), sgd(spec, m.n, m.steps, cfg.n_test), gram(spec, m.n),
-                cost.InfiniteGram(spec, shape, m.n**2), cost.Solve(m.n, 2)]
+                cost.InfiniteGram(networks.mlp(d, 1), shape, m.n**2), cost.Solve(m.n, 2)]
 
     def optimised(w):
         spec = networks.mlp(o.depth, w)
@@ -135,7 +136,7 @@ def stages(cfg: PracticalConfig) -> list:
     def calibrated(w):
         spec, n = networks.mlp(2, w), u.n + cfg.n_test
         return [gram(spec, n), cost.Solve(u.n), sgd(spec, u.n, u.steps, n), gram(spec, n),
-                cost.InfiniteGram(spec, shape, n * n), cost.Solve(n, 3)]
+                cost.InfiniteGram(networks.mlp(2, 1), shape, n * n), cost.Solve(n, 3)]
 
     def stage(label, per_seed, grid):
         return cost.Stage(label, tuple(tuple(per_seed(*g)) * cfg.seeds for g in grid))
