@@ -29,6 +29,7 @@ import numpy as np
 
 from ntkbench import kernel_train, machine, models, train
 from ntkbench.kernels import empirical, infinite
+from ntkbench.runner import usable_cores
 from ntkbench.worker_init import one_thread
 
 class Need(NamedTuple):
@@ -103,12 +104,6 @@ def _params(spec: models.Spec, shape: tuple[int, ...]):
     return models.network(spec).init(jax.random.PRNGKey(0), jnp.zeros((1, *shape)))["params"]
 
 
-def parameters(spec: models.Spec, shape: tuple[int, ...]) -> int:
-    """How many parameters the network `spec` has on inputs of `shape`."""
-    shapes = jax.eval_shape(lambda: _params(spec, shape))
-    return sum(math.prod(p.shape) for p in jax.tree.leaves(shapes))
-
-
 class Probe:
     """Rates of the present device, each measured once on a small instance of its unit."""
 
@@ -132,7 +127,7 @@ class Probe:
         """Cells that run side by side: one per core of a CPU (the process pool), one per
         local device elsewhere."""
         if self.device.platform == "cpu":
-            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            return len(usable_cores())
         return len(jax.local_devices())
 
     def rate(self, key: tuple, measure) -> dict:

@@ -380,7 +380,6 @@ class Bench:
         self.summary += [f"ntkbench: {event}" for event in self.store.events]
         self.summary.append(f"ntkbench report: {index.resolve()}")
 
-
     def _write_plan(self) -> None:
         from ntkbench import cost
         from ntkbench.report import html

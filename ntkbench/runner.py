@@ -75,7 +75,8 @@ def _programs_first(cells: Sequence[Cell]) -> list[int]:
     return first + rest
 
 
-def _usable_cores() -> list[int]:
+def usable_cores() -> list[int]:
+    """The cores this process may run on (its affinity), one pooled worker each."""
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))
@@ -129,7 +130,7 @@ class Runner:
                     "--dask-scheduler, or run with --executor=process.") from None
         else:
             # dask's nanny starts workers with one BLAS / OpenMP thread each
-            cluster = LocalCluster(n_workers=len(_usable_cores()), threads_per_worker=1,
+            cluster = LocalCluster(n_workers=len(usable_cores()), threads_per_worker=1,
                                    processes=True, host="127.0.0.1", dashboard_address=None)
             self._client = Client(cluster)
         return self._client.get_executor(retries=DASK_RETRIES, pure=False)
@@ -145,7 +146,7 @@ class Runner:
         return str(self.store.root / "xla" / kind)
 
     def _process_pool(self) -> cf.Executor:
-        cores = _usable_cores()
+        cores = usable_cores()
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
         for core in cores:
