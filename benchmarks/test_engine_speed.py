@@ -128,15 +128,16 @@ def test_seeds_vmapped_vs_one_after_another(benchmark, best_of):
     keys = [jax.random.PRNGKey(s) for s in range(8)]
     inits = [net.init(k, task.x_pool[:1])["params"] for k in keys]
     kw = dict(lr=0.2, batch_size=64, epochs=train.epochs_for(2000, 1024, 64), momentum=0.9,
-              eval_x=task.x_test, eval_steps=kernel_train.schedule(2000, 12))
+              eval_steps=kernel_train.schedule(2000, 12))
 
     def vmapped():
-        return train.fit_mse_seeds(spec, jax.tree.map(lambda *p: jnp.stack(p), *inits), task.x_pool,
-                                   task.y_pool, keys=jnp.stack(keys), **kw).eval_preds
+        return train.fit_mse_seeds(spec, jax.tree.map(lambda *p: jnp.stack(p), *inits), np.stack([task.x_pool] * 8),
+                                   np.stack([task.y_pool] * 8), keys=jnp.stack(keys),
+                                   eval_x=np.stack([task.x_test] * 8), **kw).eval_preds
 
     def one_after_another():
         return np.stack([train.fit_mse(spec, jax.tree.map(jnp.copy, p), task.x_pool, task.y_pool, key=k,
-                                       **kw).eval_preds for p, k in zip(inits, keys)])
+                                       eval_x=task.x_test, **kw).eval_preds for p, k in zip(inits, keys)])
 
     np.testing.assert_allclose(vmapped(), one_after_another(), rtol=1e-6)
     benchmark.pedantic(vmapped, rounds=3, iterations=1)
