@@ -10,8 +10,8 @@ a mean-like statistic: the sample standard error for a plain mean, the bootstrap
 error scaled by sqrt(k / (k - 1)) (the bootstrap's plug-in variance is (k - 1) / k of the
 unbiased one) for a statistic of trial means. For a mean of normal values this is the exact
 t-interval; for the suite's other statistics its coverage is measured by the calibration
-tests (tests/test_calibration.py). Trials share one training pool, so the intervals are
-conditional on that pool: they leave out the variability of which samples were drawn.
+tests (tests/test_calibration.py). In [V]'s claims each trial draws its own training pool and
+test set (`claims.protocol.trial_seed`), so the intervals cover which samples were drawn too.
 
 References:
   Efron, Tibshirani, "An Introduction to the Bootstrap", 1993, Ch. 6 and 12 (bootstrap
@@ -33,9 +33,9 @@ RESAMPLES = 2000
 MAX_DIVERGED = 0.25
 INTERVALS = ("95% CIs are t-intervals over trials: t_(k-1) times the standard error (for a "
              f"statistic of trial means, the bootstrap's over {RESAMPLES} paired resamples of the k trials, "
-             "scaled by sqrt(k / (k - 1))); they are conditional on the one training pool the trials "
-             "share. Each decision rule's false-supported rate and power are measured on synthetic "
-             "data (README, Statistics).")
+             "scaled by sqrt(k / (k - 1))); each trial of [V]'s claims has its own training pool and test "
+             "set, so they cover a replication on other data. Each decision rule's false-supported rate "
+             "and power are measured on synthetic data (README, Statistics).")
 
 
 class Estimate(NamedTuple):

@@ -55,7 +55,7 @@ def test_the_readme_experiment_runs_the_protocol_claims_end_to_end(example, pyte
 def test_the_experiment_reaches_the_cells_and_their_store_addresses(example):
     exp = experiment.load(example / "my_experiment.yaml")
     cfg = protocol.shared(exp.protocol)
-    task = protocol.task_of(cfg, 32, None)
+    task = protocol.task_of(cfg, 32, None, 0)
     assert task.x_pool.shape == (32, 10) and len(task.x_test) == 50 and set(np.unique(task.y_test)) == {-1.0, 1.0}
     assert protocol.network_spec(cfg, 7)[0].width == 7 and protocol.network_spec(cfg, 7)[-1].width == 1
     assert cfg["data"]["digest"] == npz.digest(example / "my_data.npz")

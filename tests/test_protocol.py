@@ -1,5 +1,5 @@
-"""The protocol's shared infinite-NTK Gram, its measured critical learning rate, and its
-learning curves."""
+"""The protocol's per-trial data and infinite-NTK Grams, its measured critical learning rate, and
+its learning curves."""
 
 import jax
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 
 from ntkbench import kernel_train, models
 from ntkbench.claims import protocol
-from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_gram, per_trial, prefix_gram
+from ntkbench.claims.protocol import critical_lr, learning_curves, ntk_grams, per_trial, prefix_grams, trial_seed
 from ntkbench.config import ExponentConfig, ExponentSetting
 from ntkbench.data import tasks
 from ntkbench.data.errors import DataError
@@ -18,8 +18,8 @@ from ntkbench.store import Store
 MLP = models.mlp([1, 1], W_std=2**0.5, b_std=0.1)
 
 
-def gram(cfg, store=None):
-    return ntk_gram(cfg, Runner(Store(store)))
+def gram(cfg, store=None, trials=1):
+    return ntk_grams(cfg, Runner(Store(store)), trials=trials)
 
 
 def test_the_gram_is_the_square_grams_training_columns(monkeypatch):
@@ -27,9 +27,21 @@ def test_the_gram_is_the_square_grams_training_columns(monkeypatch):
     assemble K(pool[:n_max] then test, pool[:n_max]) of the square Gram."""
     monkeypatch.setattr(protocol, "ROWS_PER_CELL", 48)
     cfg = dict(task="xor", n_grid=(32, 100), n_test=70, seed=3, depth=2)
-    task = tasks.xor_task(100, 70, seed=3)
-    square = infinite.kernels(MLP, np.concatenate([task.x_pool, task.x_test])).ntk
-    np.testing.assert_allclose(gram(cfg), square[:, :100], rtol=1e-6)
+    for t, k in enumerate(gram(cfg, trials=2)):
+        task = tasks.xor_task(100, 70, seed=trial_seed(3, t))
+        square = infinite.kernels(MLP, np.concatenate([task.x_pool, task.x_test])).ntk
+        np.testing.assert_allclose(k, square[:, :100], rtol=1e-6)
+
+
+def test_each_trial_draws_its_own_pool_and_test_set():
+    """Generated tasks anew, finite sets (digits) as an independently shuffled split; the same
+    trial and root seed give the same data."""
+    for task in ("xor", "digits-parity", "mnist1d-parity"):
+        cfg = dict(task=task, n_test=100, seed=0)
+        a, b = (protocol.task_of(cfg, 200, None, t) for t in (0, 1))
+        assert not np.array_equal(a.x_pool, b.x_pool) and not np.array_equal(a.x_test, b.x_test)
+        np.testing.assert_array_equal(protocol.task_of(cfg | {"seed": 0}, 200, None, 1).x_pool, b.x_pool)
+    assert len({trial_seed(s, t) for s in range(20) for t in range(20)}) == 400
 
 
 def test_a_stored_gram_computes_only_its_missing_rows(tmp_path, monkeypatch):
@@ -40,7 +52,7 @@ def test_a_stored_gram_computes_only_its_missing_rows(tmp_path, monkeypatch):
     assert len(entries) == 5  # rows 0-40, 40-80, 80-100 (training), 100-140, 140-150 (test)
     entries[1].unlink()
     runner = Runner(Store(tmp_path))
-    np.testing.assert_array_equal(ntk_gram(cfg, runner), whole)
+    np.testing.assert_array_equal(ntk_grams(cfg, runner, trials=1), whole)
     assert len(runner.cell_seconds) == 1
 
 
@@ -52,20 +64,20 @@ def test_grams_of_the_same_inputs_share_their_rows(tmp_path):
     for cfg, recomputed in ((digits, False), (xor, True)):
         first = gram(cfg, tmp_path)
         runner = Runner(Store(tmp_path))
-        again = ntk_gram(cfg, runner, n_pool=500)
+        again = ntk_grams(cfg, runner, n_pool=500, trials=1)
         assert bool(runner.cell_seconds) == recomputed
-        assert np.array_equal(again, first) != recomputed
+        assert np.array_equal(again[0], first[0]) != recomputed
 
 
 def test_a_smaller_grid_is_cut_from_the_larger_grams_rows_when_its_inputs_are_theirs(tmp_path):
     digits = dict(task="digits-parity", n_grid=(64, 128), n_test=773, seed=0, depth=2)
     xor = dict(task="xor", n_grid=(64, 128), n_test=100, seed=0, depth=2)
     for cfg, shared in ((digits, True), (xor, False)):
-        full = gram(cfg, tmp_path)
+        full = gram(cfg, tmp_path, trials=2)
         runner = Runner(Store(tmp_path))
-        cut = prefix_gram(cfg, full, 64, runner)
+        cut = prefix_grams(cfg | {"trials": 2}, full, 64, runner)
         assert bool(runner.cell_seconds) != shared
-        np.testing.assert_allclose(cut, gram(cfg | {"n_grid": (64,)}), rtol=1e-6)
+        np.testing.assert_allclose(cut, gram(cfg | {"n_grid": (64,)}, trials=2), rtol=1e-6)
 
 
 def test_rows_refuse_inputs_other_than_those_they_were_scheduled_for():
@@ -76,8 +88,8 @@ def test_rows_refuse_inputs_other_than_those_they_were_scheduled_for():
 
 def test_critical_lr_brackets_divergence():
     cfg = dict(task="xor", n_grid=(32, 128), n_test=10, seed=0, depth=2, batch_size=16, steps=300)
-    lr = critical_lr(cfg, gram(cfg))["critical_lr"]
-    task = tasks.xor_task(128, 10, seed=0)
+    lr = critical_lr(cfg, gram(cfg)[0])["critical_lr"]
+    task = tasks.xor_task(128, 10, seed=trial_seed(0, 0))
     k = infinite.kernels(MLP, task.x_pool).ntk
 
     def finite(rate):
@@ -90,7 +102,7 @@ def test_critical_lr_brackets_divergence():
 
 def test_a_nan_producing_learning_rate_is_recorded_as_diverged():
     cfg = dict(task="xor", n_grid=(32, 64), n_test=20, seed=0, depth=2, width=8, batch_size=16,
-               steps=50, lr_fraction=1.0, eval_points=5)
+               steps=50, lr_fraction=1.0, eval_points=5, rounds=1)
     training = dict(lr_factor=1000.0, momentum=0.9, full_batch=False, width=None)
     out = learning_curves(cfg, training, trials=(0,), critical=1.0, ntk=gram(cfg))
     assert out["NN/diverged"] == [2] and out["NTK/diverged"] == [2] and out["ENTK/diverged"] == [2]
@@ -99,11 +111,12 @@ def test_a_nan_producing_learning_rate_is_recorded_as_diverged():
 
 def test_trials_grouped_in_one_cell_give_the_numbers_of_separate_cells():
     cfg = dict(task="xor", n_grid=(32, 64), n_test=50, seed=0, depth=2, width=8, batch_size=16,
-               steps=40, lr_fraction=0.25, eval_points=4)
+               steps=40, lr_fraction=0.25, eval_points=4, rounds=3)
     training = dict(lr_factor=1.0, momentum=0.9, full_batch=False, width=None)
-    ntk = gram(cfg)
+    ntk = gram(cfg, trials=3)
     together = per_trial([learning_curves(cfg, training, trials=(0, 1, 2), critical=1.0, ntk=ntk)])
-    apart = per_trial([learning_curves(cfg, training, trials=(t,), critical=1.0, ntk=ntk) for t in range(3)])
+    apart = per_trial([learning_curves(cfg, training, trials=(t,), critical=1.0, ntk=ntk[t:t + 1])
+                       for t in range(3)])
     assert [sorted(t) for t in together] == [sorted(t) for t in apart]
     for a, b in zip(together, apart):
         for k in a:
@@ -126,7 +139,7 @@ def test_an_optimiser_ablation_retrains_only_the_network_and_reads_the_base_sett
     cfg = ExponentConfig("quick", "xor", (), n_grid=(32, 64), n_test=50, width=8, depth=2, trials=2, steps=40,
                          batch_size=16, eval_points=4)
     runner = Runner(Store(tmp_path))
-    ntk = gram(protocol.shared(cfg))
+    ntk = gram(protocol.shared(cfg), trials=2)
     base = protocol.setting_curves(cfg, ExponentSetting("base"), 1.0, ntk, runner)
     for setting in (ExponentSetting("lr-x3", lr_factor=3.0), ExponentSetting("gd", full_batch=True),
                     ExponentSetting("no-momentum", momentum=0.0)):
@@ -138,12 +151,19 @@ def test_an_optimiser_ablation_retrains_only_the_network_and_reads_the_base_sett
             assert a["kernel_lr"] == b["lr"]
 
 
-def test_every_network_run_records_its_training_error_at_the_end():
-    cfg = dict(task="xor", n_grid=(16, 32), n_test=20, seed=0, depth=2, width=64, batch_size=16,
-               steps=300, lr_fraction=0.25, eval_points=4)
+def test_every_network_run_records_its_training_error_and_steps_at_its_stop():
+    """A network trains until its training error meets the target, within the budget of
+    `rounds` rounds; its kernels train as many steps."""
+    cfg = dict(task="xor", n_grid=(16, 128), n_test=20, seed=0, depth=2, width=64, batch_size=16,
+               steps=20, lr_fraction=0.25, eval_points=30, rounds=6)
     training = dict(lr_factor=1.0, momentum=0.9, full_batch=False, width=None)
-    out = learning_curves(cfg, training, trials=(0, 1), critical=1.0, ntk=gram(cfg))
-    assert out["NN/train_error"].shape == (2, 2)
-    assert np.all(out["NN/train_error"] <= 0.1)  # 16 and 32 points: a width-64 MLP fits them
+    out = learning_curves(cfg, training, trials=(0, 1), critical=1.0, ntk=gram(cfg, trials=2))
+    assert out["NN/train_error"].shape == out["NN/steps"].shape == (2, 2)
+    met = out["NN/train_error"] <= 0.01
+    per_round = np.array([20, 24])  # whole epochs: 1 step of 16 per epoch, then 8 of 16 (3 epochs) per round
+    assert met[:, 0].all() and np.all(out["NN/steps"] % per_round == 0)
+    assert np.all(out["NN/steps"] <= 6 * per_round)
+    assert np.all((out["NN/steps"] == 6 * per_round)[~met]), out  # a miss trains the whole budget
+    assert out["NN/steps"][:, 1].max() > out["NN/steps"][:, 0].min()  # 128 points take longer than 16
     nn_only = learning_curves(cfg, training, trials=(0,), critical=1.0, ntk=gram(cfg), trained=("NN",))
-    assert set(nn_only) == {"NN/best", "NN/final", "NN/diverged", "NN/train_error", "lr"}
+    assert set(nn_only) == {"NN/best", "NN/final", "NN/diverged", "NN/train_error", "NN/steps", "lr"}

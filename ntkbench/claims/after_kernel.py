@@ -39,7 +39,7 @@ import numpy as np
 
 from ntkbench import baselines, config, cost, experiment, kernel_train, models, scaling, stats, train
 from ntkbench.claims.protocol import (KERNEL_FIT, critical_stage, data_args, deviations, gram_stage, has_ntk,
-                                      input_shape, measured_critical_lr, network_spec, ntk_gram, shared, shrunk,
+                                      input_shape, measured_critical_lr, network_spec, ntk_grams, shared, shrunk,
                                       task_of, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import AfterKernelConfig
@@ -64,14 +64,16 @@ def _pool(m_grid, fixed_m, n_grid) -> int:
     return _sizes(m_grid, fixed_m, n_grid)[-1] + n_grid[-1]
 
 
-def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict:
-    """One trial: networks trained on every m and n, their after-kernels fitted as the claim
-    needs, and the shuffled-label control; test errors keyed by curve. Each (K_m, n) is
-    fitted once: K_n(n) at n = m is a point of K_m's curve when m is a fixed m."""
+def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray | None, data_dir=None) -> dict:
+    """One trial on its own data: networks trained on every m and n (each until its training
+    error meets the protocol's target, `train.Target`), their after-kernels fitted as the claim
+    needs, the shuffled-label control, and the infinite NTK `ntk` (the trial's `ntk_grams`
+    over this claim's pool; None without one) fitted alike; test errors keyed by curve. Each
+    (K_m, n) is fitted once: K_n(n) at n = m is a point of K_m's curve when m is a fixed m."""
     p = cfg["protocol"]
     grid, n_max = p["n_grid"], p["n_grid"][-1]
     sizes = _sizes(cfg["m_grid"], cfg["fixed_m"], grid)
-    task = task_of(p, _pool(cfg["m_grid"], cfg["fixed_m"], grid), data_dir)
+    task = task_of(p, _pool(cfg["m_grid"], cfg["fixed_m"], grid), data_dir, trial)
     x = np.concatenate([task.x_pool[:n_max], task.x_pool[sizes[-1]:], task.x_test])
     y_fresh = task.y_pool[sizes[-1]:]
     test = slice(2 * n_max, None)
@@ -82,7 +84,7 @@ def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict
     # the training runs use fold_in(key, m) with m >= 1
     shuffled = np.asarray(jax.random.permutation(jax.random.fold_in(key, 0), task.y_pool))
     lr = p["lr_fraction"] * critical
-    steps = kernel_train.schedule(p["steps"], p["eval_points"])
+    steps = kernel_train.schedule(p["steps"] * p["rounds"], p["eval_points"])
 
     def fitted(k, n, fresh=False):
         rows = slice(n_max, n_max + n) if fresh else slice(0, n)
@@ -93,20 +95,20 @@ def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict
         fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:m], labels[:m],
                             key=jax.random.fold_in(key, m), lr=lr, batch_size=p["batch_size"],
                             epochs=train.epochs_for(p["steps"], m, p["batch_size"]), momentum=0.9,
-                            eval_x=task.x_test, eval_steps=steps)
-        train_error = np.mean(np.sign(net.apply({"params": fit.params}, task.x_pool[:m])) != labels[:m])
-        return fit, empirical.ntk(arch, fit.params, x), float(train_error)
+                            eval_x=task.x_test, eval_steps=steps, until=train.Target(scaling.TRAINED, p["rounds"]))
+        return fit, empirical.ntk(arch, fit.params, x), fit.train_error
 
     out = {"NN": [], "K_n": [], "K_n_fresh": [], "K_m_n0": [], "control_K_m_n0": [], "train_error": [],
-           "diverged": []}
+           "diverged": [], "steps": []}
     out |= {f"K_{m}": [] for m in cfg["fixed_m"]}
     for m in sizes:
         fit, k, train_error = trained(m, task.y_pool)
         k_m = functools.cache(functools.partial(fitted, k))
         out["train_error"].append(train_error)
         out["diverged"].append(fit.diverged)
+        out["steps"].append(fit.steps)
         if m in grid:
-            out["NN"].append(kernel_train.zero_one_error(fit.eval_preds, task.y_test).min())
+            out["NN"].append(kernel_train.zero_one_error(fit.eval_preds[steps <= fit.steps], task.y_test).min())
             out["K_n"].append(k_m(m))
             out["K_n_fresh"].append(k_m(m, fresh=True))
         if m in cfg["fixed_m"]:
@@ -116,17 +118,10 @@ def after_kernels(cfg: dict, trial: int, critical: float, data_dir=None) -> dict
             out["control_K_m_n0"].append(fitted(trained(m, shuffled)[1], cfg["n0"]))
     k0 = empirical.ntk(arch, params0, x)
     out["ENTK"] = [fitted(k0, n) for n in grid]
+    if ntk is not None:
+        out["NTK"] = [kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n], task.y_test)
+                      for n in grid]
     return {name: np.asarray(v, np.float64) for name, v in out.items()} | {"lr": lr}
-
-
-def ntk_errors(cfg: dict, ntk: np.ndarray, data_dir=None) -> dict:
-    """The infinite NTK's test errors over the n-grid, fitted as the after-kernels are; the
-    same for every trial. `ntk` is the protocol's `ntk_gram` over this claim's pool."""
-    p = cfg["protocol"]
-    grid, n_max = p["n_grid"], p["n_grid"][-1]
-    task = task_of(p, _pool(cfg["m_grid"], cfg["fixed_m"], grid), data_dir)
-    return {"NTK": np.array([kernel_train.early_stopped_error(ntk[:n, :n], ntk[n_max:, :n], task.y_pool[:n],
-                                                              task.y_test) for n in grid])}
 
 
 def stages(cfg: AfterKernelConfig) -> list:
@@ -148,11 +143,10 @@ def stages(cfg: AfterKernelConfig) -> list:
         trial += trained(m) + [cost.KernelFit(n, n_test) for n in sorted(fits) + [m] * (m in grid)]
         if m in cfg.m_grid:
             trial += trained(m) + [cost.KernelFit(cfg.n0, n_test)]
-    trial += [gram] + [cost.KernelFit(n, n_test) for n in grid]
-    ntk = [tuple(cost.KernelFit(n, n_test) for n in grid)] if has_ntk(p) else []
+    trial += [gram] + [cost.KernelFit(n, n_test) for n in grid] * (1 + has_ntk(p))
     pool = _pool(cfg.m_grid, cfg.fixed_m, grid)
     return (gram_stage(p) + [critical_stage(p)] + gram_stage(p, n_pool=pool)
-            + [cost.Stage(f"{p['task']}/after-kernels", tuple(ntk) + (tuple(trial),) * cfg.protocol.trials)])
+            + [cost.Stage(f"{p['task']}/after-kernels", (tuple(trial),) * cfg.protocol.trials)])
 
 
 def late(m_grid) -> int:
@@ -220,19 +214,14 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None)
 def run(cfg: AfterKernelConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     p = cfg.protocol
-    critical = measured_critical_lr(p, ntk_gram(shared(p), runner, data_dir), runner, data_dir)
+    critical = measured_critical_lr(p, ntk_grams(shared(p), runner, data_dir), runner, data_dir)
     params = {"m_grid": cfg.m_grid, "n0": cfg.n0, "fixed_m": cfg.fixed_m, "protocol": shared(p)}
-    ntk = ntk_gram(shared(p), runner, data_dir, n_pool=_pool(cfg.m_grid, cfg.fixed_m, p.n_grid))
-    trials = [Cell(f"{CLAIM}.trial", after_kernels,
-                   dict(cfg=params, trial=t, critical=critical, **data_args(data_dir))) for t in range(p.trials)]
-    ntk_cell = [] if ntk is None else [Cell(f"{CLAIM}.ntk", functools.partial(ntk_errors, ntk=ntk),
-                                            dict(cfg=params, **data_args(data_dir)))]
-    cells = runner.map(ntk_cell + trials, f"{p.task}/after-kernels")
-    if ntk_cell:
-        ntk_curve, *cells = cells
-        cells = [c | {"NTK": ntk_curve["NTK"]} for c in cells]
+    ntk = ntk_grams(shared(p), runner, data_dir, n_pool=_pool(cfg.m_grid, cfg.fixed_m, p.n_grid))
+    cells = runner.map([Cell(f"{CLAIM}.trial", functools.partial(after_kernels, ntk=ntk and ntk[t]),
+                             dict(cfg=params, trial=t, critical=critical, **data_args(data_dir)))
+                        for t in range(p.trials)], f"{p.task}/after-kernels")
     curves = {name: scaling.floor_zeros(np.stack([c[name] for c in cells]), p.n_test)[0]
-              for name in cells[0] if name not in ("lr", "train_error", "diverged", "seconds")}
+              for name in cells[0] if name not in ("lr", "train_error", "diverged", "steps", "seconds")}
     grid, fixed = p.n_grid, [f"K_{m}" for m in cfg.fixed_m]
     diverged = np.stack([c["diverged"] for c in cells])
     per_trial = np.stack([c["train_error"] for c in cells])

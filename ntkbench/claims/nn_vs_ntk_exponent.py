@@ -22,7 +22,7 @@ import numpy as np
 
 from ntkbench import baselines, config, experiment, scaling, stats
 from ntkbench.claims.protocol import (MODELS, NO_NTK, critical_stage, gram_stage, lr_kernel, measured_critical_lr,
-                                      models_of, ntk_gram, setting_curves, setting_stages, shared, shrunk,
+                                      models_of, ntk_grams, setting_curves, setting_stages, shared, shrunk,
                                       task_deviations)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentConfig
@@ -42,9 +42,9 @@ PRE_REGISTERED = ("xor", "mnist1d-parity", "cifar5m-bin")
 def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> ClaimResult:
     """Runs every task and setting of `cfgs`; image tasks read `data_dir`."""
     start = time.perf_counter()
-    statistics, curves, notes, lrs, train_errors = Statistics(), {}, [], {}, {}
+    statistics, curves, notes, lrs, train_errors, steps = Statistics(), {}, [], {}, {}, {}
     for cfg in cfgs:
-        ntk = ntk_gram(shared(cfg), runner, data_dir)
+        ntk = ntk_grams(shared(cfg), runner, data_dir)
         critical = measured_critical_lr(cfg, ntk, runner, data_dir)
         trained = models_of(shared(cfg))
         notes.append(f"{cfg.task}: measured critical lr of SGD on {lr_kernel(shared(cfg))} {critical:.4g}")
@@ -56,6 +56,8 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
                       for m in trained}
             curves[label] = {m: e[0] for m, e in errors.items()}
             train_errors[label] = np.stack([c["NN/train_error"] for c in cells])
+            steps[label] = np.stack([c["NN/steps"] for c in cells])
+            notes.append(training_note(label, cfg, train_errors[label], steps[label]))
             lrs[label] = float(cells[0]["lr"])
             zeros = {m: e[1] for m, e in errors.items() if e[1]}
             if zeros:
@@ -79,7 +81,8 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
     return ClaimResult(
         claim=CLAIM, title=TITLE, source=SOURCE, scale=cfgs[0].scale, statistics=statistics,
         measurements={"errors": {k: {m: v.tolist() for m, v in c.items()} for k, c in curves.items()},
-                      "nn_train_error": {k: v.mean(0).tolist() for k, v in train_errors.items()}, "lr": lrs},
+                      "nn_train_error": {k: v.mean(0).tolist() for k, v in train_errors.items()},
+                      "nn_steps": {k: v.mean(0).tolist() for k, v in steps.items()}, "lr": lrs},
         config={"tasks": [c.as_dict() for c in cfgs]}, protocol=protocol(cfgs),
         figures=[Figure(f"Learning curves, {label}", _curve_plot(cfgs, label, curves[label], train_errors[label]),
                         "Mean test error over trials (points) and the power law fitted on the shaded "
@@ -88,6 +91,18 @@ def run(cfgs: tuple[ExponentConfig, ...], runner: Runner, data_dir=None) -> Clai
         + [Figure("Exponents with 95% CIs", lambda ax: _exponent_plot(ax, statistics),
                   "Ours (points with CI bars) beside the paper's CIFAR-5m-bin values (crosses).")],
         seconds=time.perf_counter() - start, notes=notes)
+
+
+def training_note(label: str, cfg: ExponentConfig, train_error, steps) -> str:
+    """How long the networks of a setting trained to the training-error target, and which missed it."""
+    budget = cfg.rounds * cfg.steps
+    missed = train_error > scaling.TRAINED
+    return (f"{label}: the networks trained until their training error was at most {scaling.TRAINED:.0%} "
+            f"(rounds of {cfg.steps} steps, at most {cfg.rounds}); mean steps by n: "
+            + ", ".join(f"{n}: {s:.0f}" for n, s in zip(cfg.n_grid, steps.mean(0)))
+            + (f"; {int(missed.sum())} of {missed.size} runs missed the target within their budget of about "
+               f"{budget} steps (n = {', '.join(str(n) for n, m in zip(cfg.n_grid, missed.any(0)) if m)})"
+               if missed.any() else "; every run met it"))
 
 
 def stages(cfgs: tuple[ExponentConfig, ...]) -> list:

@@ -43,7 +43,7 @@ import numpy as np
 
 from ntkbench import config, cost, experiment, kernel_train, models, scaling, stats, train
 from ntkbench.claims.protocol import (KERNEL_FIT, critical_stage, curve_cells, curve_stage, data_args, deviations,
-                                      gram_stage, input_shape, measured_critical_lr, network_spec, ntk_gram,
+                                      gram_stage, input_shape, measured_critical_lr, network_spec, ntk_grams,
                                       per_trial, shared, shrunk, task_of, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, PhaseConfig
@@ -62,7 +62,7 @@ STEADY = 2 / 3  # the late segment keeps at least two thirds of the middle segme
 def _run(cfg: dict, trial: int, critical: float, labels: str, data_dir=None) -> dict:
     p = cfg["protocol"]
     n = p["n_grid"][-1]
-    task = task_of(p, n, data_dir)
+    task = task_of(p, n, data_dir, trial)
     x = np.concatenate([task.x_pool[:n], task.x_test])
     arch = network_spec(p, p["width"])
     key = jax.random.fold_in(jax.random.PRNGKey(p["seed"]), trial)
@@ -242,7 +242,7 @@ def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged:
 def run(cfg: PhaseConfig, runner: Runner, data_dir=None) -> ClaimResult:
     start = time.perf_counter()
     p = cfg.protocol
-    ntk = ntk_gram(shared(p), runner, data_dir)
+    ntk = ntk_grams(shared(p), runner, data_dir)
     critical = measured_critical_lr(p, ntk, runner, data_dir)
     params = {"snapshots": cfg.snapshots, "train_error_target": cfg.train_error_target, "protocol": shared(p)}
     cells = runner.map([Cell(f"{CLAIM}.trial", kernel_evolution,

@@ -4,11 +4,18 @@ trained alike.
 All three models are trained the same way (Sec. 2 of [V]): minibatch SGD with momentum on
 the MSE, labels +-1, the same lr, batch and steps; the kernels as predictors
 sum_i a_i K(x, x_i) (the ENTK without the f(w0, x) term); test error recorded on a
-log-spaced schedule, its minimum being optimal early stopping. The lr is a fraction of the
-measured critical lr of the same SGD on the infinite NTK, so every model trains below the
-kernels' critical rate. An architecture without an infinite-width kernel (a models.Tanh
-layer) gets NN and ENTK-init rows only, its lr measured on trial 0's ENTK-init instead.
-Training sets are nested prefixes of one shuffled pool, so one Gram matrix serves every n.
+log-spaced schedule, its minimum being optimal early stopping. The networks train until
+their training error is at most `scaling.TRAINED` (in rounds of the protocol's steps, up to
+its `rounds`; [V]'s networks reach zero training error), and the kernels of a trial and n
+for as many steps as its network. The lr is a fraction of the measured critical lr of the
+same SGD on the infinite NTK (trial 0's data), so every model trains below the kernels'
+critical rate. An architecture without an infinite-width kernel (a models.Tanh layer) gets
+NN and ENTK-init rows only, its lr measured on trial 0's ENTK-init instead.
+
+Each trial draws its own training pool and test set from the task (`trial_seed`): generated
+tasks anew, finite sets as an independently shuffled subset, so the intervals over trials
+cover what a replication on other data would vary. Within a trial the training sets are
+nested prefixes of its pool, so one Gram matrix per trial serves every n.
 
 References:
   [V] Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
@@ -25,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkbench import cost, kernel_train, models, train
+from ntkbench import cost, kernel_train, models, scaling, train
 from ntkbench.config import ExponentConfig, ExponentSetting, LayerConfig, NpzData
 from ntkbench.data import images, npz, tasks
 from ntkbench.kernels import empirical, infinite
@@ -58,7 +65,8 @@ def lr_kernel(cfg: dict) -> str:
 def training(cfg: ExponentConfig) -> str:
     """How the protocol trains a network, in words, for a claim's protocol section."""
     return (f"depth {cfg.depth}, width {cfg.width}, SGD with momentum 0.9, batch {cfg.batch_size}, "
-            f"{cfg.steps} steps, lr {cfg.lr_fraction} x the measured critical lr of the same SGD on "
+            f"rounds of {cfg.steps} steps until the training error is at most {scaling.TRAINED:.0%} (at most "
+            f"{cfg.rounds}), lr {cfg.lr_fraction} x the measured critical lr of the same SGD on "
             f"{lr_kernel(shared(cfg))}, best test error over the log-spaced schedule")
 
 
@@ -73,7 +81,12 @@ def deviations(cfg: ExponentConfig) -> list[str]:
         f"the test error is read at {cfg.eval_points} log-spaced steps ([V] does not say how often); "
         "exponents are fitted on the points of the grid where every model's test error is below "
         "0.8 x chance and the networks' training error at most 1% ([V] states no fit range); "
-        f"{cfg.trials} trials, CIs over trials conditional on one shuffled training pool.",
+        f"the networks train in rounds of {cfg.steps} steps until their training error is at most "
+        f"{scaling.TRAINED:.0%}, for at most {cfg.rounds} rounds, the kernels as long as their network "
+        "([V]'s networks reach 0 training error; it states no step count); "
+        f"{cfg.trials} trials, each on its own training pool and test set drawn from the task "
+        "(a finite dataset: an independently shuffled subset), so the CIs cover a replication on "
+        "other data.",
     ]
     if not has_ntk(shared(cfg)):
         lines.append("This architecture has a layer without an infinite-width kernel ("
@@ -115,7 +128,12 @@ def task_deviations(cfgs) -> list[str]:
 ROWS_PER_CELL = 512
 
 
-@functools.lru_cache(maxsize=2)
+def trial_seed(seed: int, trial: int) -> int:
+    """The data seed of `trial` under the root `seed`: its pool and test set (`load_task`)."""
+    return int(np.random.SeedSequence([seed, trial]).generate_state(1)[0] >> 1)
+
+
+@functools.lru_cache(maxsize=8)
 def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir, data: NpzData | None = None) -> tasks.Task:
     """The named task's pool (n_pool) and test set; image tasks read `data_dir`, a
     researcher's task (`data` given) its .npz files.
@@ -137,9 +155,14 @@ def load_task(name: str, n_pool: int, n_test: int, seed: int, data_dir, data: Np
     raise ValueError(f"unknown task {name!r}; the protocol knows {', '.join(TASKS)}")
 
 
-def task_of(cfg: dict, n_pool: int, data_dir) -> tasks.Task:
-    """`load_task` of a protocol dict (`shared`) with a pool of `n_pool`."""
-    return load_task(cfg["task"], n_pool, cfg["n_test"], cfg["seed"], data_dir, _npz(cfg))
+def task_of(cfg: dict, n_pool: int, data_dir, trial: int) -> tasks.Task:
+    """`load_task` of a protocol dict (`shared`) with a pool of `n_pool`: `trial`'s data."""
+    return load_task(*_load(cfg, n_pool, data_dir, trial))
+
+
+def _load(cfg: dict, n_pool: int, data_dir, trial: int) -> tuple:
+    return (cfg["task"], n_pool, cfg["n_test"], trial_seed(cfg["seed"], trial), str(data_dir) if data_dir else None,
+            _npz(cfg))
 
 
 def _npz(cfg: dict) -> NpzData | None:
@@ -189,7 +212,7 @@ def _digest(x: np.ndarray) -> str:
 
 
 def ntk_rows(gram: dict, rows: tuple[int, int], load: tuple) -> dict:
-    """Rows [a, b) of `ntk_gram`; a block of training rows holds only the columns from a on
+    """Rows [a, b) of a Gram of `ntk_grams`; a block of training rows holds only the columns from a on
     (the columns before a are the transposes of earlier blocks). `load` holds `load_task`'s
     arguments."""
     n, (a, b) = gram["n_max"], rows
@@ -206,58 +229,65 @@ def ntk_rows(gram: dict, rows: tuple[int, int], load: tuple) -> dict:
 
 
 def gram_blocks(n_max: int, n_test: int) -> list[tuple[int, int]]:
-    """The row blocks [a, b) of `ntk_gram`, each a cell: training rows, then test rows."""
+    """The row blocks [a, b) of a Gram of `ntk_grams`, each a cell: training rows, then test rows."""
     return [(a, min(a + ROWS_PER_CELL, end)) for start, end in ((0, n_max), (n_max, n_max + n_test))
             for a in range(start, end, ROWS_PER_CELL)]
 
 
-def ntk_gram(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None) -> np.ndarray | None:
-    """The infinite NTK of a task's inputs (pool[:n_max] then test) against its training
-    inputs pool[:n_max], shape (n_max + n_test, n_max): the one Gram that every n, trial and
-    setting reads (K[:n, :n] to fit, K[n_max:, :n] to predict). None for an architecture
-    without an infinite NTK (`has_ntk`).
+def ntk_grams(cfg: dict, runner: Runner, data_dir=None, n_pool: int | None = None,
+              trials: int | None = None) -> list[np.ndarray] | None:
+    """Per trial, the infinite NTK of its inputs (pool[:n_max] then test) against its training
+    inputs pool[:n_max], shape (n_max + n_test, n_max): the one Gram that every n and setting
+    of the trial reads (K[:n, :n] to fit, K[n_max:, :n] to predict). None for an
+    architecture without an infinite NTK (`has_ntk`).
 
-    `cfg` is a protocol dict (`shared`); the pool holds `n_pool` inputs (default n_max). No
-    test-test entry is computed (kernel regression reads none; it would be a third of the
-    full-scale Gram), and of the symmetric training block only the upper triangle. Rows
-    are cells of `ROWS_PER_CELL`, addressed by a digest of the inputs rather than by how
-    they were loaded: spread over the executor's workers, stored as they finish, and
-    shared by every claim whose Gram has the same inputs, so an hours-long Myrtle-5 Gram is
-    computed once and survives a killed run.
+    `cfg` is a protocol dict (`shared`); the pools hold `n_pool` inputs (default n_max); the
+    first `trials` trials (default the protocol's). No test-test entry is computed (kernel
+    regression reads none; it would be a third of the full-scale Gram), and of the symmetric
+    training block only the upper triangle. Rows are cells of `ROWS_PER_CELL`, addressed by
+    a digest of the inputs rather than by how they were loaded: spread over the executor's
+    workers, stored as they finish, and shared by every claim whose Gram has the same
+    inputs, so an hours-long Myrtle-5 Gram is computed once and survives a killed run.
     """
     if not has_ntk(cfg):
         return None
     n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
-    load = (cfg["task"], n_pool or n_max, n_test, cfg["seed"], str(data_dir) if data_dir else None, _npz(cfg))
-    params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max, inputs=_digest(inputs(load_task(*load), n_max)),
-                  **{k: cfg[k] for k in ("architecture",) if k in cfg})
+    loads = [_load(cfg, n_pool or n_max, data_dir, t) for t in range(cfg["trials"] if trials is None else trials)]
     blocks = gram_blocks(n_max, n_test)
-    found = runner.map([Cell("protocol.ntk_rows", functools.partial(ntk_rows, load=load),
-                             dict(gram=params, rows=r)) for r in blocks], f"{cfg['task']}/infinite NTK")
-    gram = np.empty((n_max + n_test, n_max), np.float32)
-    for (a, b), rows in zip(blocks, found):
-        if a < n_max:
-            gram[a:b, a:] = rows["ntk"]
-            gram[b:n_max, a:b] = rows["ntk"][:, b - a:].T
-        else:
-            gram[a:b] = rows["ntk"]
-    return gram
+    cells = []
+    for load in loads:
+        params = dict(task=cfg["task"], depth=cfg["depth"], n_max=n_max,
+                      inputs=_digest(inputs(load_task(*load), n_max)),
+                      **{k: cfg[k] for k in ("architecture",) if k in cfg})
+        cells += [Cell("protocol.ntk_rows", functools.partial(ntk_rows, load=load), dict(gram=params, rows=r))
+                  for r in blocks]
+    found = runner.map(cells, f"{cfg['task']}/infinite NTK")
+    grams = []
+    for t in range(len(loads)):
+        gram = np.empty((n_max + n_test, n_max), np.float32)
+        for (a, b), rows in zip(blocks, found[t * len(blocks):(t + 1) * len(blocks)]):
+            if a < n_max:
+                gram[a:b, a:] = rows["ntk"]
+                gram[b:n_max, a:b] = rows["ntk"][:, b - a:].T
+            else:
+                gram[a:b] = rows["ntk"]
+        grams.append(gram)
+    return grams
 
 
-def prefix_gram(cfg: dict, full: np.ndarray | None, n: int, runner: Runner, data_dir=None) -> np.ndarray | None:
-    """`ntk_gram` of the grid (n,), n below the grid's largest n: cut from the grid's own
-    Gram `full` when a pool of n has the same inputs as the first n of the grid's pool
-    (CIFAR-5m-bin, digits parity), so the claims share that Gram; computed on its own
-    otherwise."""
+def prefix_grams(cfg: dict, full: list | None, n: int, runner: Runner, data_dir=None) -> list | None:
+    """`ntk_grams` of the grid (n,), n below the grid's largest n: each trial's cut from its
+    Gram in `full` (the grid's own) when its pool of n has the same inputs as the first n of
+    its pool of the grid (CIFAR-5m-bin, digits parity, MNIST-1D parity), so the claims share
+    those Grams; computed on their own otherwise."""
     if full is None:
         return None
     n_max, small = cfg["n_grid"][-1], cfg | {"n_grid": (n,)}
-    data = str(data_dir) if data_dir else None
-    pool = inputs(task_of(cfg, n_max, data), n_max)
-    if not np.array_equal(inputs(task_of(cfg, n, data), n),
-                          np.concatenate([pool[:n], pool[n_max:]])):
-        return ntk_gram(small, runner, data_dir)
-    return np.concatenate([full[:n, :n], full[n_max:, :n]])
+    pools = [inputs(task_of(cfg, n_max, data_dir, t), n_max) for t in range(len(full))]
+    if not all(np.array_equal(inputs(task_of(cfg, n, data_dir, t), n), np.concatenate([pool[:n], pool[n_max:]]))
+               for t, pool in enumerate(pools)):
+        return ntk_grams(small, runner, data_dir)
+    return [np.concatenate([k[:n, :n], k[n_max:, :n]]) for k in full]
 
 
 def critical_lr(cfg: dict, ntk: np.ndarray | None, data_dir=None, bisections: int = 8) -> dict:
@@ -268,10 +298,11 @@ def critical_lr(cfg: dict, ntk: np.ndarray | None, data_dir=None, bisections: in
     number of steps; bracketed from the full-batch rate (1 + momentum) / lambda_max(K / n)
     downward and then bisected in log space. Minibatch kernel SGD diverges well below the
     full-batch rate (on digits parity at a quarter of the largest per-batch rate), so the
-    rate is measured rather than derived. `ntk` is the task's `ntk_gram`.
+    rate is measured rather than derived. `ntk` is trial 0's `ntk_grams`, the rate one
+    protocol constant for every trial, as [V]'s lr is.
     """
     n_max = cfg["n_grid"][-1]
-    task = task_of(cfg, n_max, data_dir)
+    task = task_of(cfg, n_max, data_dir, 0)
     if ntk is None:
         arch = network_spec(cfg, cfg["width"])
         params = models.network(arch).init(jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 0),
@@ -301,59 +332,67 @@ def critical_lr(cfg: dict, ntk: np.ndarray | None, data_dir=None, bisections: in
     return {"critical_lr": lo}
 
 
-def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, ntk: np.ndarray | None,
+def learning_curves(cfg: dict, training: dict, trials: tuple[int, ...], critical: float, ntk: list | None,
                     trained: tuple[str, ...] = MODELS, data_dir=None) -> dict:
     """Best-of-schedule and final test errors of the `trained` models (of NN, NTK and ENTK-init) over the
-    n-grid, and each network's training error at the end of training.
+    n-grid, each trial on its own data; each network's training error at its stop and the steps it trained.
 
     `training` holds the setting's fields that change training (not its name, nor whether
     the error is read early-stopped), so settings that train alike share their cells.
-    The networks of all `trials` train together (`train.fit_mse_seeds`); every result
-    carries a leading trial axis (`per_trial` splits it). `ntk` is the task's `ntk_gram`.
+    The networks of all `trials` train together (`train.fit_mse_seeds`), each until its
+    training error meets `scaling.TRAINED` within the protocol's `rounds` (`train.Target`);
+    the kernels of a trial and n train as many steps as its network did. Every result
+    carries a leading trial axis (`per_trial` splits it). `ntk` holds the trials' `ntk_grams`.
     """
     s = ExponentSetting("cell", **training)
     grid, n_max = cfg["n_grid"], cfg["n_grid"][-1]
-    task = task_of(cfg, n_max, data_dir)
-    x = inputs(task, n_max)
+    data = [task_of(cfg, n_max, data_dir, t) for t in trials]
+    xs = [inputs(task, n_max) for task in data]
     arch = network_spec(cfg, s.width or cfg["width"])
     lr = s.lr_factor * cfg["lr_fraction"] * critical
     net = models.network(arch)
     keys = [jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), t) for t in trials]
-    params0 = [net.init(key, jnp.asarray(x[:1]))["params"] for key in keys]
-    grams = [({"NTK": ntk} if "NTK" in trained else {})
-             | ({"ENTK": empirical.ntk(arch, p, x)} if "ENTK" in trained else {}) for p in params0]
-    steps = kernel_train.schedule(cfg["steps"], cfg["eval_points"])
+    params0 = [net.init(key, jnp.asarray(x[:1]))["params"] for key, x in zip(keys, xs)]
+    grams = [({"NTK": ntk[i]} if "NTK" in trained else {})
+             | ({"ENTK": empirical.ntk(arch, p, x)} if "ENTK" in trained else {})
+             for i, (p, x) in enumerate(zip(params0, xs))]
+    until = train.Target(scaling.TRAINED, cfg["rounds"])
+    steps = kernel_train.schedule(cfg["steps"] * cfg["rounds"], cfg["eval_points"])
     out = {m: np.zeros((2, len(trials), len(grid))) for m in trained}
     diverged = {m: np.zeros(len(trials), int) for m in trained}
-    train_error = np.zeros((len(trials), len(grid)))
+    train_error, trained_steps = np.zeros((len(trials), len(grid))), np.zeros((len(trials), len(grid)), int)
     for j, n in enumerate(grid):
         batch = n if s.full_batch else cfg["batch_size"]
+        epochs = train.epochs_for(cfg["steps"], n, batch)
         shuffles = [jax.random.fold_in(key, n) for key in keys]
         preds = [{} for _ in trials]
+        stops = np.full(len(trials), epochs * train.steps_per_epoch(n, batch) * cfg["rounds"])
         if "NN" in trained:
-            fit = train.fit_mse_seeds(arch, jax.tree.map(lambda *p: jnp.stack(p), *params0), task.x_pool[:n],
-                                      task.y_pool[:n], keys=jnp.stack(shuffles), lr=lr, batch_size=batch,
-                                      epochs=train.epochs_for(cfg["steps"], n, batch), momentum=s.momentum,
-                                      eval_x=task.x_test, eval_steps=steps)
-            fitted = jax.vmap(lambda p: net.apply({"params": p}, jnp.asarray(task.x_pool[:n])))(fit.params)
-            train_error[:, j] = kernel_train.zero_one_error(fitted, task.y_pool[:n])
+            fit = train.fit_mse_seeds(arch, jax.tree.map(lambda *p: jnp.stack(p), *params0),
+                                      np.stack([t.x_pool[:n] for t in data]), np.stack([t.y_pool[:n] for t in data]),
+                                      keys=jnp.stack(shuffles), lr=lr, batch_size=batch, epochs=epochs,
+                                      momentum=s.momentum, eval_x=np.stack([t.x_test for t in data]),
+                                      eval_steps=steps, until=until)
+            stops = np.asarray(fit.steps)
+            train_error[:, j], trained_steps[:, j] = fit.train_error, stops
             for i, p in enumerate(fit.eval_preds):
-                preds[i]["NN"] = p
-        for i, shuffle in enumerate(shuffles):
+                preds[i]["NN"] = p[steps <= stops[i]]
+        for i, (shuffle, task) in enumerate(zip(shuffles, data)):
+            horizon = steps[steps <= stops[i]]
             for name in (m for m in trained if m != "NN"):
                 k = grams[i][name]
                 args = (k[:n, :n], k[n_max:, :n], task.y_pool[:n])
-                preds[i][name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=steps)
+                preds[i][name] = (kernel_train.gd_trajectory(*args, lr=lr, momentum=s.momentum, steps=horizon)
                                   if s.full_batch else
                                   kernel_train.sgd_trajectory(*args, key=shuffle, lr=lr, momentum=s.momentum,
-                                                              batch_size=batch, steps=steps))
+                                                              batch_size=batch, steps=horizon))
             for name, p in preds[i].items():
                 err = kernel_train.zero_one_error(p, task.y_test)
                 out[name][:, i, j] = err.min(), err[-1]
                 diverged[name][i] += not np.all(np.isfinite(p))
     result = {f"{m}/best": out[m][0] for m in trained} | {f"{m}/final": out[m][1] for m in trained}
     if "NN" in trained:
-        result["NN/train_error"] = train_error
+        result |= {"NN/train_error": train_error, "NN/steps": trained_steps}
     return result | {f"{m}/diverged": d for m, d in diverged.items()} | {"lr": lr}
 
 
@@ -383,10 +422,10 @@ def data_args(data_dir) -> dict:
     return {"data_dir": str(data_dir)} if data_dir else {}
 
 
-def measured_critical_lr(cfg: ExponentConfig, ntk: np.ndarray | None, runner: Runner, data_dir=None) -> float:
-    """`critical_lr` of the config's task, whose `ntk_gram` is `ntk`, through the store
+def measured_critical_lr(cfg: ExponentConfig, ntk: list | None, runner: Runner, data_dir=None) -> float:
+    """`critical_lr` of the config's task, whose `ntk_grams` are `ntk`, through the store
     (claims sharing a task share it)."""
-    (found,) = runner.map([Cell("protocol.critical_lr", functools.partial(critical_lr, ntk=ntk),
+    (found,) = runner.map([Cell("protocol.critical_lr", functools.partial(critical_lr, ntk=ntk and ntk[0]),
                                 dict(cfg=shared(cfg), **data_args(data_dir)))],
                           f"{cfg.task}/critical lr")
     return float(found["critical_lr"])
@@ -396,14 +435,14 @@ def curve_cells(cfg: ExponentConfig, setting: ExponentSetting, critical: float, 
                 data_dir=None, n_grid: tuple[int, ...] | None = None,
                 trained: tuple[str, ...] | None = None) -> list[Cell]:
     """`learning_curves` cells for the trials of `cfg` in `setting` (on `n_grid` if given,
-    with `ntk` the `ntk_gram` of that grid), `cfg.trials_per_cell` trials to a cell; the
+    with `ntk` the `ntk_grams` of that grid), `cfg.trials_per_cell` trials to a cell; the
     `trained` models, by default `models_of` the config."""
     training = dict(lr_factor=setting.lr_factor, momentum=setting.momentum,
                     full_batch=setting.full_batch, width=setting.width)
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
     groups = [tuple(range(t, min(t + cfg.trials_per_cell, cfg.trials)))
               for t in range(0, cfg.trials, cfg.trials_per_cell)]
-    return [Cell("protocol.curves", functools.partial(learning_curves, ntk=ntk),
+    return [Cell("protocol.curves", functools.partial(learning_curves, ntk=ntk and [ntk[t] for t in g]),
                  dict(cfg=protocol, training=training, trials=g, critical=critical,
                       trained=trained or models_of(protocol),
                       **data_args(data_dir)))
@@ -433,9 +472,9 @@ def setting_curves(cfg: ExponentConfig, setting: ExponentSetting, critical: floa
 
 INPUT_SHAPES = {"xor": (20,), "digits-parity": (64,), "mnist1d-parity": (40, 1), "svhn-parity": (32, 32, 3),
                 "cifar5m-bin": (32, 32, 3)}
-PREFIX_POOLS = ("cifar5m-bin", "digits-parity")
+PREFIX_POOLS = ("cifar5m-bin", "digits-parity", "mnist1d-parity")
 """Tasks whose pool of n is the first n of any larger pool, with the same test set: their
-Grams over a smaller or larger pool are cut from, or are, one Gram (`prefix_gram`)."""
+Grams over a smaller or larger pool are cut from, or are, one Gram (`prefix_grams`)."""
 
 
 def input_shape(cfg: dict) -> tuple[int, ...]:
@@ -447,20 +486,21 @@ def input_shape(cfg: dict) -> tuple[int, ...]:
 
 
 def gram_stage(cfg: dict, n_pool: int | None = None) -> list[cost.Stage]:
-    """The cells of `ntk_gram(cfg, n_pool=n_pool)`: none without an infinite NTK."""
+    """The cells of `ntk_grams(cfg, n_pool=n_pool)`: none without an infinite NTK."""
     if not has_ntk(cfg):
         return []
     n_max, n_test = cfg["n_grid"][-1], cfg["n_test"]
     pool = None if cfg["task"] in PREFIX_POOLS else n_pool or n_max
     spec, shape = network_spec(cfg, 1), input_shape(cfg)
     cells = tuple((cost.InfiniteGram(spec, shape, (b - a) * (n_max - a if a < n_max else n_max)),)
-                  for a, b in gram_blocks(n_max, n_test))
-    return [cost.Stage(f"{cfg['task']}/infinite NTK", cells, ("gram", cfg["task"], n_max, n_test, pool, spec))]
+                  for a, b in gram_blocks(n_max, n_test)) * cfg["trials"]
+    return [cost.Stage(f"{cfg['task']}/infinite NTK", cells,
+                       ("gram", cfg["task"], cfg["seed"], cfg["trials"], n_max, n_test, pool, spec))]
 
 
 def critical_stage(cfg: dict, bisections: int = 8) -> cost.Stage:
     """The cell of `measured_critical_lr`: an eigendecomposition and some dozen SGD runs
-    (bracketing and `bisections`) at n_max; without an infinite NTK, trial 0's ENTK-init."""
+    (bracketing and `bisections`) at n_max on trial 0's data; without an infinite NTK, its ENTK-init."""
     n_max = cfg["n_grid"][-1]
     units = [cost.Solve(n_max)] + [cost.KernelSGD(n_max, 1, cfg["steps"], cfg["batch_size"], 1)] * (bisections + 4)
     if not has_ntk(cfg):
@@ -471,7 +511,9 @@ def critical_stage(cfg: dict, bisections: int = 8) -> cost.Stage:
 def curve_stage(cfg: ExponentConfig, setting: ExponentSetting, label: str, n_grid: tuple[int, ...] | None = None,
                 trained: tuple[str, ...] | None = None) -> cost.Stage:
     """The cells of `curve_cells` (the same arguments): per cell, its trials' networks
-    trained on every n, each trial's ENTK-init Gram, and every kernel's fit."""
+    trained on every n, each trial's ENTK-init Gram, and every kernel's fit; one round of
+    the protocol's steps each (a network that misses the training-error target trains up to
+    `rounds` times as long, and its kernels with it)."""
     protocol = shared(cfg) | ({"n_grid": tuple(n_grid)} if n_grid else {})
     grid, n_test = protocol["n_grid"], cfg.n_test
     trained = trained or models_of(protocol)

@@ -34,7 +34,7 @@ import numpy as np
 
 from ntkbench import config, experiment, scaling, stats
 from ntkbench.claims.protocol import (NO_NTK, PREFIX_POOLS, critical_stage, curve_cells, curve_stage, gram_stage,
-                                      has_ntk, measured_critical_lr, models_of, ntk_gram, per_trial, prefix_gram,
+                                      has_ntk, measured_critical_lr, models_of, ntk_grams, per_trial, prefix_grams,
                                       shared, shrunk, task_deviations, training)
 from ntkbench.claims.registry import Claim
 from ntkbench.config import ExponentSetting, WidthConfig
@@ -117,9 +117,9 @@ def run(cfgs: tuple[WidthConfig, ...], runner: Runner, data_dir=None) -> ClaimRe
     found, curves, notes, train_errors = Statistics(), {}, [], {}
     for cfg in cfgs:
         p, task = cfg.protocol, cfg.protocol.task
-        full = ntk_gram(shared(p), runner, data_dir)
+        full = ntk_grams(shared(p), runner, data_dir)
         critical = measured_critical_lr(p, full, runner, data_dir)
-        ntk = prefix_gram(shared(p), full, cfg.n, runner, data_dir)
+        ntk = prefix_grams(shared(p), full, cfg.n, runner, data_dir)
         cells = [c for w in cfg.widths
                  for c in curve_cells(p, ExponentSetting(f"width-{w}", width=w), critical, ntk, data_dir,
                                       n_grid=(cfg.n,))]

@@ -16,6 +16,8 @@ pool size asked for (claims with different pools share their kernel rows).
 
 from __future__ import annotations
 
+import functools
+
 import pickle
 import zipfile
 from pathlib import Path
@@ -94,10 +96,25 @@ def _read_cifar10_batch(path):
 
 
 def _dog_horse(paths, read, what: str, fmt: str, seed: int):
-    """Dog (+1) / horse (-1) images of every file: all but the last file form the shuffled
-    pool, the last one the test set. `read(path)` returns (images, labels)."""
+    """Dog (+1) / horse (-1) images of every file: all but the last file form the pool, the
+    last one the test set, each shuffled by `seed`. `read(path)` returns (images, labels)."""
+    x_pool, y_pool, x_test, y_test = _dog_horse_files(_versions(paths), read, what, fmt)
+    return _shuffled(x_pool, y_pool, seed) + _shuffled(x_test, y_test, seed + 1)
+
+
+def _versions(paths) -> tuple:
+    """(path, modification time, size) of each file that exists: a cache key that a rewritten
+    file misses."""
+    return tuple((Path(p), *((Path(p).stat().st_mtime_ns, Path(p).stat().st_size) if Path(p).exists() else ()))
+                 for p in paths)
+
+
+@functools.lru_cache(maxsize=1)
+def _dog_horse_files(versions, read, what: str, fmt: str):
+    """The pool and test images of `_dog_horse`, unshuffled: read once per process and file
+    version (`_versions`), since each trial draws its own subsets of them."""
     xs, ys = [], []
-    for path in paths:
+    for path, *_ in versions:
         try:
             x, y = _two_classes(*read(path), DOG, HORSE)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile,
@@ -105,8 +122,7 @@ def _dog_horse(paths, read, what: str, fmt: str, seed: int):
             raise DataError(f"{path} is not a readable {what} ({err}). Format: {fmt}.") from None
         xs.append(x)
         ys.append(y)
-    x_pool, y_pool = _shuffled(np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), seed)
-    return (x_pool, y_pool) + _shuffled(xs[-1], ys[-1], seed + 1)
+    return np.concatenate(xs[:-1]), np.concatenate(ys[:-1]), xs[-1], ys[-1]
 
 
 def _task(name, x_pool, y_pool, x_test, y_test, n_pool, n_test) -> Task:
@@ -137,8 +153,15 @@ def cifar10_bin(data_dir, n_pool: int, n_test: int, seed: int = 0) -> Task:
 
 
 def _load_svhn(path: Path):
+    """(images, +-1 parity labels) of an SVHN .mat file, read once per process and file version."""
+    return _read_svhn(*_versions([path]))
+
+
+@functools.lru_cache(maxsize=3)
+def _read_svhn(version):
     from scipy.io import loadmat
 
+    path = version[0]
     fmt = "MATLAB v5 .mat with X (32, 32, 3, N) uint8 and y (N, 1) in 1..10 (10 is the digit 0)"
     try:
         mat = loadmat(path)
