@@ -19,7 +19,8 @@ paired over trials:
   (c) K_n(n) and K^F_n(n) track the network ("very close"): mean_n |K(n) - NN(n)| is below
       a quarter of mean_n |ENTK-init(n) - NN(n)|.
 Negative control: after-kernels of networks trained on shuffled labels (they learn nothing
-about the task) must not come out `supported` in (a).
+about the task), each for as many steps as the task's network on the same m, must not come
+out `supported` in (a).
 
 References:
   [V] Vyas, Bansal, Nakkiran, "Limitations of the NTK for understanding generalization in
@@ -91,11 +92,16 @@ def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray | None
         labels = y_fresh[:n] if fresh else task.y_pool[:n]
         return kernel_train.early_stopped_error(k[rows, rows], k[test, rows], labels, task.y_test)
 
-    def trained(m, labels):
+    def trained(m, labels, steps_of=None):
+        """The network trained on m samples until the training-error target, or (the control)
+        for exactly the steps `steps_of` took, and its after-kernel."""
+        epochs = train.epochs_for(p["steps"], m, p["batch_size"])
+        matched = steps_of and steps_of.steps // (epochs * train.steps_per_epoch(m, p["batch_size"]))
         fit = train.fit_mse(arch, jax.tree.map(jnp.copy, params0), task.x_pool[:m], labels[:m],
                             key=jax.random.fold_in(key, m), lr=lr, batch_size=p["batch_size"],
-                            epochs=train.epochs_for(p["steps"], m, p["batch_size"]), momentum=0.9,
-                            eval_x=task.x_test, eval_steps=steps, until=train.Target(scaling.TRAINED, p["rounds"]))
+                            epochs=epochs * (matched or 1), momentum=0.9, eval_x=task.x_test,
+                            eval_steps=() if matched else steps,
+                            until=None if matched else train.Target(scaling.TRAINED, p["rounds"]))
         return fit, empirical.ntk(arch, fit.params, x), fit.train_error
 
     out = {"NN": [], "K_n": [], "K_n_fresh": [], "K_m_n0": [], "control_K_m_n0": [], "train_error": [],
@@ -115,7 +121,7 @@ def after_kernels(cfg: dict, trial: int, critical: float, ntk: np.ndarray | None
             out[f"K_{m}"] = [k_m(n) for n in grid]
         if m in cfg["m_grid"]:
             out["K_m_n0"].append(k_m(cfg["n0"]))
-            out["control_K_m_n0"].append(fitted(trained(m, shuffled)[1], cfg["n0"]))
+            out["control_K_m_n0"].append(fitted(trained(m, shuffled, steps_of=fit)[1], cfg["n0"]))
     k0 = empirical.ntk(arch, params0, x)
     out["ENTK"] = [fitted(k0, n) for n in grid]
     if ntk is not None:
@@ -267,7 +273,8 @@ def protocol(cfg: AfterKernelConfig) -> list[str]:
         f"first m samples, m in {', '.join(map(str, sizes))}; {p.trials} trials, {p.n_test} test points.",
         f"K_m({cfg.n0}) for m in {', '.join(map(str, cfg.m_grid))}; data scaling over n = "
         f"{', '.join(map(str, p.n_grid))} for K_m with m in {', '.join(map(str, cfg.fixed_m))} "
-        "(fitted on the first n samples), K_n(n) and K^F_n(n) (n fresh samples).",
+        "(fitted on the first n samples), K_n(n) and K^F_n(n) (n fresh samples). The control's "
+        "networks learn shuffled labels, each for as many steps as the task's network on its m.",
         KERNEL_FIT + " The paper trains kernels by the network's SGD, which after-kernels of a "
         "larger scale would not survive.",
         "Statistics: exponents by least squares in log-log on trial means, paired where curves "
