@@ -43,11 +43,15 @@ def fit(ns, errors) -> PowerLaw:
 
 class FitRange(NamedTuple):
     """The grid points a claim fits (`mask`), where the rule leaves too few, why not
-    (`unmet`), and how far the choice lies from a knife edge (`margin`, see `kept`)."""
+    (`unmet`), how far the choice lies from a knife edge (`margin`, see `kept`), and the
+    rule's choice on each bootstrap resample of the trials (`resampled`, one mask per row of
+    `stats.resample_indices`; a row without enough points is all False), so that an interval
+    over trials also covers which range a replication would choose."""
 
     mask: np.ndarray
     unmet: str | None
     margin: float = np.inf
+    resampled: np.ndarray | None = None
 
 
 TRAINED = 0.01  # a network "reached zero training error" at or below this 0-1 training error
@@ -102,7 +106,7 @@ def untrained(sizes, train_error) -> dict:
 
 
 def fit_range(ns, errors: dict, train_error=None, *, n_test: int, chance: float = 0.5, below: float = 0.8,
-              trained: float = TRAINED, min_points: int = 3) -> FitRange:
+              trained: float = TRAINED, min_points: int = 3, seed: int = 0) -> FitRange:
     """The grid points in the power-law regime, the same for every model compared.
 
     A point enters when every model's trial-mean test error there is at most `below` x
@@ -112,18 +116,22 @@ def fit_range(ns, errors: dict, train_error=None, *, n_test: int, chance: float 
     networks interpolate). `errors[m]` is model m's (trials, len(ns)) test error on
     `n_test` points. Fewer than `min_points` such points leave nothing to fit: `unmet` says
     why, and the decisions on this range are inconclusive; the mask is then the whole grid,
-    for the record. The margin is `kept`'s.
+    for the record. The margin is `kept`'s; `resampled` the same rule on each bootstrap
+    resample (`seed`) of the trials.
     """
     criteria = [Criterion(e, below * chance, 1 / n_test) for e in errors.values()]
     if train_error is not None:
         criteria.append(Criterion(train_error, trained, 1 / np.asarray(ns, np.float64)))
     mask, margin = kept(*criteria)
+    idx = resample_indices(len(criteria[0].values), seed)
+    resampled = np.all([np.asarray(c.values, np.float64)[idx].mean(1) <= c.threshold for c in criteria], axis=0)
+    resampled &= resampled.sum(1, keepdims=True) >= min_points
     if mask.sum() >= min_points:
-        return FitRange(mask, None, margin)
+        return FitRange(mask, None, margin, resampled)
     return FitRange(np.ones(len(ns), bool),
                     f"only {int(mask.sum())} of the n-grid's {len(ns)} points have every model's test error "
                     f"below {below:g} x chance and the networks' training error at most {trained:g}; "
-                    f"a power law needs {min_points}", margin)
+                    f"a power law needs {min_points}", margin, resampled)
 
 
 def describe(fitted: FitRange) -> str:
@@ -139,28 +147,44 @@ def floor_zeros(errors, n_test: int) -> tuple[np.ndarray, int]:
     return np.where(errors > 0, errors, 0.5 / n_test), zeros
 
 
-def _resampled_betas(ns, curves, seed):
-    """beta of the trial-mean curve for each bootstrap resample of trials (rows of `curves`)."""
+def _resampled_betas(ns, curves, seed, masks=None):
+    """beta of the trial-mean curve for each bootstrap resample of trials (rows of `curves`),
+    fitted on the points `masks[r]` of resample r (every point without; NaN where a row has
+    fewer than two)."""
     idx = resample_indices(curves[0].shape[0], seed)
     logn = np.log(np.asarray(ns, np.float64))
-    centred = logn - logn.mean()
-    out = []
-    for c in curves:
-        loge = np.log(c[idx].mean(axis=1))
-        out.append(-(loge - loge.mean(axis=1, keepdims=True)) @ centred / (centred @ centred))
+    w = np.ones((len(idx), len(logn))) if masks is None else np.asarray(masks, np.float64)
+    count = w.sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centred = np.where(w > 0, logn - (w * logn).sum(1, keepdims=True) / count[:, None], 0.0)
+        out = []
+        for c in curves:
+            loge = np.where(w > 0, np.log(c[idx].mean(axis=1)), 0.0)
+            loge = np.where(w > 0, loge - (w * loge).sum(1, keepdims=True) / count[:, None], 0.0)
+            out.append(np.where(count >= 2, -(loge * centred).sum(1) / (centred**2).sum(1), np.nan))
     return out
 
 
-def exponent(ns, errors, *, seed: int = 0) -> Estimate:
-    """beta of the trial-mean curve with its bootstrap t-interval; `errors` is (trials, len(ns))."""
+def exponent(ns, errors, *, seed: int = 0, within: FitRange | None = None) -> Estimate:
+    """beta of the trial-mean curve with its bootstrap t-interval; `errors` is (trials, len(ns)).
+    `within`: fitted on its range, each resample on the range the rule chose for it."""
     errors = np.asarray(errors, np.float64)
-    (samples,) = _resampled_betas(ns, [errors], seed)
-    return bootstrap_interval(fit(ns, errors.mean(0)).beta, samples, len(errors))
+    (samples,) = _resampled_betas(ns, [errors], seed, None if within is None else within.resampled)
+    ns, point = _within(ns, errors, within)
+    return bootstrap_interval(fit(ns, point.mean(0)).beta, samples, len(errors))
 
 
-def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0) -> Estimate:
-    """beta_a - beta_b with a paired bootstrap CI (the same trials resampled for both)."""
+def exponent_difference(ns, errors_a, errors_b, *, seed: int = 0, within: FitRange | None = None) -> Estimate:
+    """beta_a - beta_b with a paired bootstrap CI (the same trials resampled for both); `within`
+    as in `exponent`."""
     errors_a, errors_b = np.asarray(errors_a, np.float64), np.asarray(errors_b, np.float64)
-    a, b = _resampled_betas(ns, [errors_a, errors_b], seed)
-    point = fit(ns, errors_a.mean(0)).beta - fit(ns, errors_b.mean(0)).beta
+    a, b = _resampled_betas(ns, [errors_a, errors_b], seed, None if within is None else within.resampled)
+    ns_fit, fit_a = _within(ns, errors_a, within)
+    point = fit(ns_fit, fit_a.mean(0)).beta - fit(ns_fit, _within(ns, errors_b, within)[1].mean(0)).beta
     return bootstrap_interval(point, a - b, len(errors_a))
+
+
+def _within(ns, errors, within: FitRange | None):
+    if within is None:
+        return ns, errors
+    return np.asarray(ns)[within.mask], errors[:, within.mask]

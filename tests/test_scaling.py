@@ -86,3 +86,30 @@ def test_kept_is_on_a_knife_edge_only_where_a_deciding_mean_is_near_its_threshol
     _, margin = scaling.kept(scaling.Criterion(np.hstack([trained, near]), 0.01, 1 / 1024),
                              scaling.Criterion(np.hstack([trained, far]), 0.1, 1 / 1000))
     assert margin > scaling.KNIFE_EDGE
+
+
+def test_within_a_range_the_point_is_the_fit_on_it_and_a_range_every_resample_keeps_changes_nothing():
+    a, b = _curves(0.5, seed=1), _curves(0.3, seed=2)
+    errors = {"a": a, "b": b}
+    fitted = scaling.fit_range(NS, errors, n_test=10**6, chance=10.0)
+    assert fitted.mask.all() and fitted.resampled.all()
+    np.testing.assert_allclose(scaling.exponent(NS, a, within=fitted), scaling.exponent(NS, a), rtol=1e-12)
+    np.testing.assert_allclose(scaling.exponent_difference(NS, a, b, within=fitted),
+                               scaling.exponent_difference(NS, a, b), rtol=1e-12)
+    part = fitted._replace(mask=NS >= 128, resampled=np.broadcast_to(NS >= 128, fitted.resampled.shape))
+    np.testing.assert_allclose(scaling.exponent(NS, a, within=part), scaling.exponent(NS[2:], a[:, 2:]), rtol=1e-12)
+
+
+def test_a_range_on_a_knife_edge_is_chosen_again_in_every_resample_and_widens_the_interval():
+    """Trial means at n = 64 straddle 0.8 x chance: resamples keep or drop it, and a curve that
+    is not a power law then gets the spread of both fits, which a fixed range hides."""
+    rng = np.random.default_rng(0)
+    curve = np.array([0.45, 0.40, 0.3, 0.15, 0.08, 0.05])  # steeper past 128: not one power law
+    nn = curve * np.exp(0.03 * rng.normal(size=(8, len(NS))))
+    nn[:, 1] = 0.4 + 0.02 * rng.normal(size=8)
+    fitted = scaling.fit_range(NS, {"NN": nn}, n_test=10**6)
+    keeps = fitted.resampled[:, 1].mean()
+    assert 0.1 < keeps < 0.9 and not fitted.resampled[:, 0].any()
+    fixed = scaling.exponent(NS[fitted.mask], nn[:, fitted.mask])
+    chosen = scaling.exponent(NS, nn, within=fitted)
+    assert chosen.value == fixed.value and chosen.high - chosen.low > 2 * (fixed.high - fixed.low)

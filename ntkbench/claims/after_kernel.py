@@ -176,8 +176,8 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None)
     """The claim's statistics from the per-trial test errors `curves` (name -> (trials, ...)),
     `diverged`, the (trials, sizes) flags of the task-label networks that diverged, and
     `train_error`, the networks' (trials, n-grid) training error. Data-scaling exponents are
-    fitted on the grid's power-law range (`scaling.fit_range`), the same for every curve, a
-    choice recorded as governing them."""
+    fitted on the grid's power-law range (`scaling.fit_range`), the same for every curve and
+    chosen again in every bootstrap resample, a choice recorded as governing them."""
     grid, fixed = np.asarray(cfg.protocol.n_grid), [f"K_{m}" for m in cfg.fixed_m]
     fitted = fit_range(cfg, curves, train_error)
     n_fit = grid[fitted.mask]
@@ -192,8 +192,7 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None)
                f"(a) the same exponent over the {top} largest m ({', '.join(map(str, cfg.m_grid[-top:]))}): "
                "K_m does not saturate; the claim: above 0", direction=+1, diverged=share)
     for name in fixed:
-        out.decide(f"diff/NN-{name}", scaling.exponent_difference(n_fit, curves["NN"][:, fitted.mask],
-                                                                  curves[name][:, fitted.mask]),
+        out.decide(f"diff/NN-{name}", scaling.exponent_difference(grid, curves["NN"], curves[name], within=fitted),
                    f"(b) beta_NN - beta_{name} on {span}; the claim: above 0", direction=+1, diverged=share,
                    unmet=fitted.unmet)
     for name, what in (("K_n", "K_n(n)"), ("K_n_fresh", "K^F_n(n)")):
@@ -207,7 +206,7 @@ def statistics(cfg: AfterKernelConfig, curves: dict, diverged, train_error=None)
                 "labels; must not be supported", direction=+1, diverged=share)
     for name in _scaled(cfg, curves):
         law = scaling.fit(n_fit, curves[name][:, fitted.mask].mean(0))
-        out.measure(f"beta/{name}", scaling.exponent(n_fit, curves[name][:, fitted.mask]),
+        out.measure(f"beta/{name}", scaling.exponent(grid, curves[name], within=fitted),
                     f"exponent of {name} on {span}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
     out.measure(f"gap/{fixed[0]}-{fixed[-1]}", stats.mean_ci(np.mean(curves[fixed[0]] - curves[fixed[-1]], 1)),
                 f"mean error of {fixed[0]} minus {fixed[-1]} over the n-grid (the paper: the later "

@@ -118,7 +118,8 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
     """The statistics of one task and setting: each model's exponent, beta_NN - beta_K for
     each kernel (decisions where the task's direction was pre-registered, measurements
     elsewhere) and the negative control beta_ENTK - beta_NTK, all fitted on the power-law
-    range of the grid (`scaling.fit_range`, the same range for every model); those that need
+    range of the grid (`scaling.fit_range`, the same range for every model, chosen again in
+    every bootstrap resample so that the intervals cover that choice too); those that need
     the NTK only where `curves` has it (`protocol.models_of`).
 
     `curves[m]` is model m's (trials, len(ns)) test error on `n_test` points, `diverged[m]`
@@ -128,17 +129,17 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
     out = Statistics()
     grid = np.asarray(ns)
     fitted = scaling.fit_range(grid, curves, train_error, n_test=n_test)
-    ns, curves = grid[fitted.mask], {m: c[:, fitted.mask] for m, c in curves.items()}
+    ns = grid[fitted.mask]
     span = f"n = {ns[0]}..{ns[-1]}"
     for m in curves:
-        law = scaling.fit(ns, curves[m].mean(0))
-        out.measure(f"beta/{label}/{m}", scaling.exponent(ns, curves[m]),
+        law = scaling.fit(ns, curves[m][:, fitted.mask].mean(0))
+        out.measure(f"beta/{label}/{m}", scaling.exponent(grid, curves[m], within=fitted),
                     f"exponent of {m} on {span}; log-log R^2 {law.r2:.3f}, curvature {law.curvature:+.3f}")
     for k in KERNELS:
         if k not in curves:
             out.omit(f"diff/{label}/NN-{k}", NO_NTK)
             continue
-        est = scaling.exponent_difference(ns, curves["NN"], curves[k])
+        est = scaling.exponent_difference(grid, curves["NN"], curves[k], within=fitted)
         if pre_registered:
             out.decide(f"diff/{label}/NN-{k}", est, f"beta_NN - beta_{k} on {span}, paired over trials; "
                        "the claim: above 0", direction=+1, diverged=max(diverged["NN"], diverged[k]),
@@ -149,7 +150,8 @@ def setting_statistics(label: str, ns, curves: dict, diverged: dict, *, pre_regi
     if "NTK" not in curves:
         out.omit(f"control/{label}/ENTK-NTK", NO_NTK)
     else:
-        out.control(f"control/{label}/ENTK-NTK", scaling.exponent_difference(ns, curves["ENTK"], curves["NTK"]),
+        out.control(f"control/{label}/ENTK-NTK",
+                    scaling.exponent_difference(grid, curves["ENTK"], curves["NTK"], within=fitted),
                     f"negative control: the network replaced by its linearisation (ENTK-init), "
                     f"beta_ENTK - beta_NTK on {span}; must not be supported",
                     direction=+1, diverged=max(diverged["ENTK"], diverged["NTK"]), unmet=fitted.unmet)

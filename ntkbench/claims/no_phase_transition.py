@@ -224,15 +224,16 @@ def statistics(log_t, k_fit, control, ns, nn, kernels: dict, at: dict, diverged:
                 "negative control: the late slope for a network trained on shuffled labels; must not be supported",
                 direction=-1, diverged=diverged["control"])
     fitted = fit_range(ns, nn, kernels, train_error, n_test=n_test)
-    ns, nn = np.asarray(ns)[fitted.mask], nn[:, fitted.mask]
+    grid = np.asarray(ns)
+    ns = grid[fitted.mask]
     span = f"n = {ns[0]}..{ns[-1]}"
     for name, e in kernels.items():
-        out.decide(f"diff/NN-K^{name}", scaling.exponent_difference(ns, nn, e[:, fitted.mask]),
+        out.decide(f"diff/NN-K^{name}", scaling.exponent_difference(grid, nn, e, within=fitted),
                    f"beta_NN - beta of K^t at t = {at[name]} (per trial) on {span}; the claim: above 0",
                    direction=+1, diverged=task, unmet=fitted.unmet)
-        out.measure(f"beta/K^{name}", scaling.exponent(ns, e[:, fitted.mask]),
+        out.measure(f"beta/K^{name}", scaling.exponent(grid, e, within=fitted),
                     f"exponent of K^t at t = {at[name]} on {span}")
-    out.measure("beta/NN", scaling.exponent(ns, nn),
+    out.measure("beta/NN", scaling.exponent(grid, nn, within=fitted),
                 f"exponent of the network (the exponent claim's base cells) on {span}")
     out.choose("fit range", ns, scaling.describe(fitted), margin=fitted.margin,
                governs=[f"diff/NN-K^{n}" for n in kernels] + [f"beta/K^{n}" for n in kernels] + ["beta/NN"])
