@@ -4,9 +4,13 @@ Each trial of [V]'s claims draws its own training pool and test set (issue 27), 
 interval over trials should cover a rerun with another root seed: new pools, test sets,
 initialisations and shuffles. Each check runs a claim unchanged under `SEEDS` root seeds and
 compares the spread of a statistic between seeds with the standard errors its intervals
-state: their ratio within [0.67, 1.5], and the 95% intervals covering the mean over seeds in
-at least 85% of seeds. (On one shared pool, the XOR base setting's NN - NTK moved between
-four pools with 2.5 times the standard error its intervals stated.)
+state: asserted, the 95% intervals cover the mean over seeds in at least 85% of seeds, and the
+between-seed standard deviation is at most 1.5 times the stated standard error (an interval
+too narrow for a replication); a ratio below 0.67 (an interval wider than a replication needs,
+which costs power, measured by the calibration suite) is printed, not failed. (On one shared
+pool, the XOR base setting's NN - NTK moved between four pools with 2.5 times the standard
+error its intervals stated; with a pool per trial but the fit range chosen once, 2.8 times,
+from the seeds whose range started at n = 512 instead of 256.)
 
 The exponent check is the quick preset's XOR base setting itself; the width and after-kernel
 checks run the quick XOR protocol on a smaller sweep (n = 256; m <= 512), the statistics being
@@ -27,7 +31,7 @@ from ntkbench.runner import Runner
 from ntkbench.store import Store
 
 SEEDS = 8
-RATIO = (0.67, 1.5)
+LARGEST_RATIO = 1.5
 COVERAGE = 0.85
 
 
@@ -50,7 +54,7 @@ def _check(results: list, name: str) -> None:
     covered = np.mean([e.low <= values.mean() <= e.high for e in estimates])
     print(f"\n{name}: values {np.round(values, 4).tolist()}, stated SE {np.round(se, 4).tolist()}; "
           f"between-seed sd / stated SE {ratio:.2f}, intervals covering the mean over seeds {covered:.0%}")
-    assert RATIO[0] <= ratio <= RATIO[1], (name, ratio)
+    assert ratio <= LARGEST_RATIO, (name, ratio)
     assert covered >= COVERAGE, (name, covered)
 
 

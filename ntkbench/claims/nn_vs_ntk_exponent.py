@@ -164,20 +164,22 @@ def protocol(cfgs) -> list[str]:
     lines = []
     for c in cfgs:
         lines.append(
-            f"{c.task}: n = {', '.join(map(str, c.n_grid))} (nested prefixes of one shuffled pool), "
-            f"{c.n_test} test points, {c.trials} trials; network {c.depth} layers of width {c.width}; "
-            f"SGD with momentum 0.9, batch {c.batch_size}, {c.steps} steps, lr = {c.lr_fraction} x "
+            f"{c.task}: n = {', '.join(map(str, c.n_grid))} (nested prefixes of each trial's own pool), "
+            f"{c.n_test} test points (each trial's own), {c.trials} trials; network {c.depth} layers of width "
+            f"{c.width}; SGD with momentum 0.9, batch {c.batch_size}, rounds of {c.steps} steps until the "
+            f"training error is at most {scaling.TRAINED:.0%} (at most {c.rounds}), lr = {c.lr_fraction} x "
             f"the largest lr at which the same SGD on {lr_kernel(shared(c))} at n_max stays finite "
             "(measured by bisection; every setting of a task uses it, ablations scale it); test error at "
-            f"{c.eval_points} log-spaced steps, best of them (optimal early stopping); the networks' "
-            "training error at the end of training is recorded.")
+            f"{c.eval_points} log-spaced steps up to the budget, best of those trained (optimal early "
+            "stopping); the networks' training error and steps at their stop are recorded.")
         lines.append(f"{c.task} settings: " + ", ".join(s.name for s in c.settings) + ".")
     lines += [
         "Kernels (infinite NTK and ENTK-init, the latter without the f(w0, x) term) are trained "
         "as predictors sum_i a_i K(x, x_i) by the same SGD (closed-form heavy-ball GD in the "
         "full-batch setting).",
         "Exponent: least squares in log-log on the trial-mean curve, paired over trials for "
-        "differences. " + stats.INTERVALS + " Best-of-schedule error is optimistic for every model alike.",
+        "differences, the fit range chosen again in every bootstrap resample. " + stats.INTERVALS
+        + " Best-of-schedule error is optimistic for every model alike.",
         "Pre-registered directions: " + ", ".join(PRE_REGISTERED) + " (NN beats both kernels); the "
         "other tasks' differences are reported measurements.",
     ]
