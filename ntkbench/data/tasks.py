@@ -1,7 +1,8 @@
-"""Binary tasks with labels in {-1, +1}, drawn as one shuffled pool for nested n-grids.
+"""Binary tasks with labels in {-1, +1}, each drawn as a shuffled pool for nested n-grids.
 
-A data-scaling curve trains on nested prefixes of one shuffled pool (n_1 < n_2 < ... all
-prefixes), so one Gram matrix over (n_max + test) serves every n.
+A data-scaling curve trains on nested prefixes of a pool (n_1 < n_2 < ... all prefixes), so
+one Gram matrix over (n_max + test) serves every n; each trial of a claim draws its own pool
+and test set with its own seed (`claims.protocol.trial_seed`).
 """
 
 from __future__ import annotations
