@@ -197,7 +197,7 @@ def fit_mse(spec: Spec, params: dict, x, y, *, key, lr: float, batch_size: int, 
     params, train_mse, preds, snaps, stop, errors = _train(_fit, spec, momentum, params, x, y, lr, batch_size,
                                                            epochs, key, eval_x, eval_steps, snapshot, until, None)
     mse = float(train_mse[0])
-    return FitResult(params, mse, not np.isfinite(mse), None if preds is None else preds, snaps, int(stop[0]),
+    return FitResult(params, mse, not np.isfinite(mse), preds, snaps, int(stop[0]),
                      None if until is None else float(errors[0]))
 
 
