@@ -27,7 +27,7 @@ import numpy as np
 import optax
 import scipy.sparse.linalg
 
-from ntkbench.train import epoch_batches, epochs_for, steps_per_epoch
+from ntkbench.train import epoch_batches, epochs_for, steps_per_epoch, zero_one_error
 
 
 FIT_BYTES = 16 * 2**30
@@ -201,13 +201,6 @@ def sgd_trajectory(k_train, k_eval_train, y, *, key, lr: float, momentum: float,
                  jnp.asarray(k_eval_train, jnp.float32), jnp.asarray(y, jnp.float32),
                  jnp.float32(lr), batch_size, epochs, key, jnp.asarray(slots), len(steps))
     return np.asarray(preds)
-
-
-def zero_one_error(preds, y) -> np.ndarray:
-    """Test error (sign disagreement) of each row of predictions; 1 where non-finite."""
-    preds = np.asarray(preds)
-    wrong = np.sign(preds) != np.asarray(y)
-    return np.where(np.all(np.isfinite(preds), axis=-1), wrong.mean(-1), 1.0)
 
 
 def early_stopped_error(k_train, k_eval_train, y, y_eval, *, horizon: int = 100_000,

@@ -102,13 +102,18 @@ _fit_seeds = jax.jit(jax.vmap(_fit_one, in_axes=(None, None, 0, 0, 0, 0, 0, None
 EVAL_ROWS = 4096
 
 
-def zero_one_error(spec: Spec, params: dict, x, y, rows: int = EVAL_ROWS) -> float:
-    """Fraction of the +-1 labels `y` whose sign the network's output on `x` misses, `rows`
-    inputs at a time."""
+def zero_one_error(preds, y) -> np.ndarray:
+    """Test error (sign disagreement) of each row of predictions; 1 where non-finite."""
+    preds = np.asarray(preds)
+    wrong = np.sign(preds) != np.asarray(y)
+    return np.where(np.all(np.isfinite(preds), axis=-1), wrong.mean(-1), 1.0)
+
+
+def network_error(spec: Spec, params: dict, x, y, rows: int = EVAL_ROWS) -> float:
+    """`zero_one_error` of the network's outputs on `x`, computed `rows` inputs at a time."""
     apply = _apply(tuple(spec))
-    wrong = sum(float(jnp.sum(jnp.sign(apply(params, jnp.asarray(x[i:i + rows]))) != jnp.asarray(y[i:i + rows])))
-                for i in range(0, len(y), rows))
-    return wrong / len(y)
+    return float(zero_one_error(np.concatenate([apply(params, jnp.asarray(x[i:i + rows]))
+                                                for i in range(0, len(y), rows)]), y))
 
 
 @functools.lru_cache(maxsize=16)
@@ -155,7 +160,7 @@ def _train(program, spec, momentum, params, x, y, lr, batch_size, epochs, key, e
                                                  jnp.float32(lr), batch_size, epochs, round_keys, eval_x, window,
                                                  bool(snapshot))
         mse = np.atleast_1d(np.asarray(mse))
-        now = np.array([zero_one_error(spec, jax.tree.map(lambda p: p[i], params) if seeds else params,
+        now = np.array([network_error(spec, jax.tree.map(lambda p: p[i], params) if seeds else params,
                                        x[i] if seeds else x, y[i] if seeds else y)
                         for i in range(seeds or 1)]) if until else np.full(seeds or 1, np.nan)
         done = (now <= until.error) | ~np.isfinite(mse) if until else np.ones(seeds or 1, bool)

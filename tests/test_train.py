@@ -130,7 +130,7 @@ def test_training_to_a_target_stops_at_the_first_round_that_meets_it(data):
     one = train.fit_mse(spec, init(), x, y, eval_steps=[5, 20], **kw)
     assert one.steps == 20 and one.train_error is None
     met = train.fit_mse(spec, init(), x, y, eval_steps=[5, 20, 70, 200], until=train.Target(0.0, 10), **kw)
-    errors = [train.zero_one_error(spec, train.fit_mse(spec, init(), x, y, until=train.Target(-1.0, r), **kw).params,
+    errors = [train.network_error(spec, train.fit_mse(spec, init(), x, y, until=train.Target(-1.0, r), **kw).params,
                                    x, y) for r in range(1, 11)]
     first = next(r for r, e in enumerate(errors, 1) if e <= 0.0)
     assert 1 < first < 10, errors
